@@ -1,0 +1,197 @@
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::FetchError;
+
+/// A content-addressed store: `ROOT/sha256/<hex>`.
+///
+/// Entries are immutable. They are verified when read (a corrupt entry is
+/// removed and reported as absent, so it is fetched again) and written through
+/// a temporary file plus an atomic rename.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// Opens (and creates) a cache rooted at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Cache, FetchError> {
+        let root = root.into();
+        for sub in ["sha256", "tmp", "keyed"] {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir).map_err(|source| FetchError::CacheDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(Cache { root })
+    }
+
+    /// The cache's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where an entry with this hex SHA-256 lives (whether or not it exists).
+    pub fn path_for(&self, sha256: &str) -> PathBuf {
+        self.root.join("sha256").join(sha256.to_ascii_lowercase())
+    }
+
+    /// Returns the entry's path if it is present and its content still matches
+    /// its name. A corrupt entry is deleted and `None` is returned.
+    pub fn get(&self, sha256: &str) -> Result<Option<PathBuf>, FetchError> {
+        let path = self.path_for(sha256);
+        let file = match fs_err::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut reader = HashingReader::new(file);
+        io::copy(&mut reader, &mut io::sink())?;
+        if reader.hex_digest() == sha256.to_ascii_lowercase() {
+            Ok(Some(path))
+        } else {
+            // Corrupt (truncated by hand, disk error): drop it so it is fetched again.
+            let _ = std::fs::remove_file(&path);
+            Ok(None)
+        }
+    }
+
+    /// Streams `reader` into the cache, checking the SHA-256 on the way.
+    ///
+    /// With `expected`, a mismatch is an error and nothing is stored. Returns
+    /// the entry's path and hex digest.
+    pub fn insert(
+        &self,
+        mut reader: impl Read,
+        expected: Option<&str>,
+        origin: &str,
+    ) -> Result<(PathBuf, String), FetchError> {
+        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])?;
+        }
+        let actual = hex::encode(hasher.finalize());
+        if let Some(expected) = expected {
+            if !expected.eq_ignore_ascii_case(&actual) {
+                return Err(FetchError::HashMismatch {
+                    url: origin.to_string(),
+                    expected: expected.to_ascii_lowercase(),
+                    actual,
+                });
+            }
+        }
+        tmp.as_file().sync_all()?;
+        let dest = self.path_for(&actual);
+        tmp.persist(&dest).map_err(|e| e.error)?;
+        Ok((dest, actual))
+    }
+
+    /// Stores `bytes` under their own hash.
+    pub fn insert_bytes(&self, bytes: &[u8], origin: &str) -> Result<PathBuf, FetchError> {
+        Ok(self.insert(bytes, None, origin)?.0)
+    }
+
+    /// A directory for derived artifacts keyed by an arbitrary string key
+    /// (for example, an unpacked tree keyed by the hashes of its inputs).
+    pub fn keyed_dir(&self, namespace: &str, key: &str) -> PathBuf {
+        self.root.join("keyed").join(namespace).join(key)
+    }
+
+    /// A fresh temporary directory inside the cache, on the same file system
+    /// as the entries, so finished work can be renamed into place.
+    pub fn temp_dir(&self) -> Result<tempfile::TempDir, FetchError> {
+        Ok(tempfile::TempDir::new_in(self.root.join("tmp"))?)
+    }
+}
+
+/// Hex SHA-256 of a byte slice.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A reader that hashes what passes through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    /// The hex SHA-256 of everything read so far.
+    pub fn hex_digest(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+
+    /// How many bytes were read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_then_get_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let (path, hex) = cache.insert(&b"hello"[..], None, "test").unwrap();
+        assert_eq!(
+            hex,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(cache.get(&hex).unwrap(), Some(path));
+    }
+
+    #[test]
+    fn hash_mismatch_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let wrong = "00".repeat(32);
+        let err = cache.insert(&b"hello"[..], Some(&wrong), "x").unwrap_err();
+        assert!(matches!(err, FetchError::HashMismatch { .. }));
+        assert_eq!(std::fs::read_dir(dir.path().join("sha256")).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn corrupt_entry_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let (path, hex) = cache.insert(&b"hello"[..], None, "test").unwrap();
+        std::fs::write(&path, b"hell").unwrap();
+        assert_eq!(cache.get(&hex).unwrap(), None);
+        assert!(!path.exists());
+    }
+}
