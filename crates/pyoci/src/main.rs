@@ -1,1 +1,75 @@
-fn main() {}
+//! The `pyoci` command line.
+
+mod cli;
+mod commands;
+mod env_vars;
+mod reporter;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            print_error(&err);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints the error, its causes, and `hint:` lines for the user.
+fn print_error(err: &anyhow::Error) {
+    let mut message = format!("error: {err}");
+    for cause in err.chain().skip(1) {
+        message.push_str(&format!("\n  caused by: {cause}"));
+    }
+    for hint in hints(err) {
+        if !message.contains(&format!("hint: {hint}")) {
+            message.push_str(&format!("\nhint: {hint}"));
+        }
+    }
+    eprintln!("{message}");
+}
+
+/// Hints from every typed error in the chain.
+fn hints(err: &anyhow::Error) -> Vec<String> {
+    let mut out = Vec::new();
+    for cause in err.chain() {
+        let hint = if let Some(e) = cause.downcast_ref::<pyoci_runtime::RuntimeError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_debian::DebianError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_oci::OciError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_fetch::FetchError>() {
+            fetch_hint(e)
+        } else {
+            None
+        };
+        if let Some(h) = hint {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+    }
+    out
+}
+
+fn fetch_hint(e: &pyoci_fetch::FetchError) -> Option<String> {
+    use pyoci_fetch::FetchError::*;
+    match e {
+        Unreachable { .. } => Some(
+            "check the network and the mirror URL (`--debian-mirror` or `PYOCI_DEBIAN_MIRROR`); behind a TLS proxy, set `SSL_CERT_FILE` to its CA bundle".into(),
+        ),
+        HashMismatch { .. } => Some(
+            "the server sent other bytes than its signed index lists; nothing was cached, so retry, or use another mirror".into(),
+        ),
+        CacheDir { .. } => Some("pass a writable `--cache-dir` or set `PYOCI_CACHE_DIR`".into()),
+        Status { status: 404, .. } => Some("check the mirror URL and the suite name".into()),
+        _ => None,
+    }
+}

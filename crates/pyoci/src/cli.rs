@@ -1,0 +1,87 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Turn a Python project into a small, secure, reproducible OCI image, without a Docker daemon.
+#[derive(Debug, Parser)]
+#[command(name = "pyoci", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Cache directory [env: PYOCI_CACHE_DIR; default: $XDG_CACHE_HOME/pyoci]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print nothing but errors
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print a machine-readable summary on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a distroless Python runtime image from Debian packages
+    Base(BaseArgs),
+    /// Check an image output (digests, sizes, media types, diff_ids)
+    Validate(ValidateArgs),
+}
+
+/// Layer compression.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompressionArg {
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Args)]
+pub struct BaseArgs {
+    /// Python version: 3.11 (Debian bookworm) or 3.13 (Debian trixie)
+    #[arg(long, default_value = "3.11")]
+    pub python: String,
+    /// Target platform: linux/amd64, linux/arm64 or linux/arm/v7
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Where to write the image: oci:DIR, oci-archive:FILE or docker-archive:FILE (repeatable)
+    #[arg(long, short, value_name = "TRANSPORT:PATH")]
+    pub output: Vec<String>,
+    /// Load the image into the local Docker engine under NAME:TAG
+    #[arg(long, value_name = "NAME:TAG")]
+    pub load: Option<String>,
+    /// The image's name for archive and layout outputs (default: the --load name, else pyoci/python:X.Y)
+    #[arg(long, short, value_name = "NAME:TAG")]
+    pub tag: Option<String>,
+    /// Debian mirror URL [env: PYOCI_DEBIAN_MIRROR; default: the host's apt sources]
+    #[arg(long, value_name = "URL")]
+    pub debian_mirror: Option<String>,
+    /// OpenPGP keyring that signs the suite [env: PYOCI_KEYRING; default: the host's Debian archive keyring]
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+    /// Layer compression
+    #[arg(long, value_enum, default_value = "gzip")]
+    pub compression: CompressionArg,
+    /// Add busybox for a shell (for debugging)
+    #[arg(long)]
+    pub debug: bool,
+    /// Do not compile the standard library to bytecode
+    #[arg(long)]
+    pub no_compile: bool,
+    /// Extra Debian packages to install, with their dependencies (repeatable)
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The output to check: oci:DIR, oci-archive:FILE or docker-archive:FILE
+    pub image: String,
+}

@@ -1,0 +1,95 @@
+//! `pyoci base`: a distroless Python runtime from Debian packages.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use pyoci_fetch::{Cache, FetchOptions, Fetcher};
+use pyoci_layer::Compression;
+use pyoci_oci::Platform;
+use pyoci_runtime::{build_base, BaseOptions, Context, PythonRuntime};
+use serde_json::json;
+
+use super::output::{human, parse_outputs, write_all};
+use crate::cli::{BaseArgs, CompressionArg, GlobalArgs};
+use crate::reporter::BarReporter;
+use crate::settings;
+
+pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let python = PythonRuntime::lookup(&args.python)?;
+    let platform: Platform = match &args.platform {
+        Some(p) => p.parse()?,
+        None => Platform::host(),
+    };
+    let outputs = parse_outputs(&args.output)?;
+    if outputs.is_empty() && args.load.is_none() {
+        bail!("Nowhere to put the image\nhint: add `--output oci:DIR`, `--output docker-archive:FILE`, or `--load NAME:TAG`");
+    }
+    let tag = args
+        .tag
+        .clone()
+        .or_else(|| args.load.clone())
+        .unwrap_or_else(|| format!("pyoci/python:{}", python.version));
+
+    let mut options = BaseOptions::new(python, platform, settings::debian_mirror(args.debian_mirror)?);
+    options.keyring = settings::keyring(args.keyring);
+    options.compression = match args.compression {
+        CompressionArg::Gzip => Compression::Gzip,
+        CompressionArg::Zstd => Compression::Zstd,
+    };
+    options.epoch = settings::epoch()?;
+    options.debug = args.debug;
+    options.compile = !args.no_compile;
+    options.extra_packages = args.packages;
+
+    let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
+    let fetcher = Fetcher::new(FetchOptions::default())?;
+    let reporter = BarReporter::new(global.quiet || global.json);
+    let ctx = Context { fetcher: &fetcher, cache: &cache, reporter: &reporter };
+    let base = build_base(&ctx, &options)?;
+    let written = write_all(&base.image, &outputs, args.load.as_deref(), &tag)?;
+
+    let compressed: u64 = base.image.layers.iter().map(|l| l.size).sum();
+    let uncompressed: u64 = base.image.layers.iter().map(|l| l.uncompressed_size).sum();
+    let elapsed = started.elapsed().as_secs_f64();
+    if global.json {
+        let summary = json!({
+            "digest": base.image.digest(),
+            "tag": tag,
+            "platform": base.plan.platform,
+            "python": base.plan.python.version,
+            "suite": base.plan.python.suite,
+            "compressed_bytes": compressed,
+            "uncompressed_bytes": uncompressed,
+            "layers": base.image.layers.len(),
+            "layer_cached": base.layer_cached,
+            "seconds": elapsed,
+            "packages": base.plan.packages.iter().map(|p| json!({"name": p.name, "version": p.version})).collect::<Vec<_>>(),
+            "skipped_dependencies": base.plan.skipped,
+            "report": base.report,
+            "outputs": written,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else if !global.quiet {
+        eprintln!(
+            "Built Python {} ({}, {}): {} packages, {} compressed, {} uncompressed, in {:.1}s{}",
+            base.plan.python.version,
+            base.plan.python.suite,
+            base.plan.platform,
+            base.plan.packages.len(),
+            human(compressed),
+            human(uncompressed),
+            elapsed,
+            if base.layer_cached { " (layer from cache)" } else { "" }
+        );
+        if let Some(why) = &base.report.compile_skipped {
+            eprintln!("warning: no bytecode compiled: {why}");
+        }
+        eprintln!("  digest {}", base.image.digest());
+        for w in &written {
+            eprintln!("  wrote {}", w.destination);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

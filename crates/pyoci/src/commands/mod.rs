@@ -1,0 +1,19 @@
+//! One module per verb.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+mod base;
+mod output;
+mod validate;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Base(args) => base::run(args, &cli.global),
+        Command::Validate(args) => validate::run(args, &cli.global),
+    }
+}

@@ -1,0 +1,16 @@
+//! Every environment variable pyoci reads, in one place.
+
+/// The cache directory (else `$XDG_CACHE_HOME/pyoci`, else `~/.cache/pyoci`).
+pub const PYOCI_CACHE_DIR: &str = "PYOCI_CACHE_DIR";
+/// The Debian mirror (else the host's apt sources).
+pub const PYOCI_DEBIAN_MIRROR: &str = "PYOCI_DEBIAN_MIRROR";
+/// The Debian archive keyring file.
+pub const PYOCI_KEYRING: &str = "PYOCI_KEYRING";
+/// The fixed timestamp of every file and of the image (reproducible builds).
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// XDG base directory for caches.
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// A PEM bundle of extra trusted CAs (read by the HTTP client).
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// The Docker engine's socket (`unix:///var/run/docker.sock`).
+pub const DOCKER_HOST: &str = "DOCKER_HOST";
