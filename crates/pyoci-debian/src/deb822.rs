@@ -104,7 +104,11 @@ pub(crate) fn parse<'a>(text: &'a str, origin: &str) -> Result<Vec<Stanza<'a>>, 
             current.line = line_no;
         }
         let value_start = line_start + colon + 1;
-        open = Some((&text[line_start..line_start + colon], value_start, line_start + line.len()));
+        open = Some((
+            &text[line_start..line_start + colon],
+            value_start,
+            line_start + line.len(),
+        ));
     }
     close(&mut current, &mut open, text);
     if !current.fields.is_empty() {

@@ -93,7 +93,9 @@ pub enum DebianError {
         available: Vec<String>,
     },
     /// The Release file lists no Packages index for a component and architecture.
-    #[error("The Release file `{origin}` lists no `{path}` index (tried `.xz`, `.gz` and uncompressed)")]
+    #[error(
+        "The Release file `{origin}` lists no `{path}` index (tried `.xz`, `.gz` and uncompressed)"
+    )]
     MissingIndex {
         /// Where the Release file came from.
         origin: String,

@@ -464,7 +464,10 @@ SHA256: 11
         assert_eq!(p.multi_arch.as_deref(), Some("same"));
         assert_eq!(p.pre_depends.len(), 1);
         assert_eq!(p.depends[0].len(), 2);
-        assert_eq!(p.provides[0], rel("libfoo-abi", None, Some((VersionOp::Eq, "1.2"))));
+        assert_eq!(
+            p.provides[0],
+            rel("libfoo-abi", None, Some((VersionOp::Eq, "1.2")))
+        );
         assert!(p.essential);
         assert_eq!(p.installed_size, Some(120));
         assert_eq!(p.size, 4242);
@@ -477,7 +480,11 @@ SHA256: 11
         assert_eq!(index.get("libfoo1").unwrap().version, "1.10-1");
         assert_eq!(index.versions("libfoo1").len(), 2);
         // Only candidates provide: 1.10-1 provides nothing.
-        let providers: Vec<_> = index.providers("foo-virtual").iter().map(|p| p.name.clone()).collect();
+        let providers: Vec<_> = index
+            .providers("foo-virtual")
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
         assert_eq!(providers, vec!["afoo"]);
         assert!(index.providers("libfoo-abi").is_empty());
         assert!(index.get("nope").is_none());
@@ -485,7 +492,9 @@ SHA256: 11
 
     #[test]
     fn missing_fields_and_bad_numbers_are_errors() {
-        let err = parse_packages("Package: x\nVersion: 1\nArchitecture: all\nSize: 1\nSHA256: 00\n").unwrap_err();
+        let err =
+            parse_packages("Package: x\nVersion: 1\nArchitecture: all\nSize: 1\nSHA256: 00\n")
+                .unwrap_err();
         match err {
             DebianError::MissingField { stanza, field, .. } => {
                 assert_eq!(stanza, "x");
