@@ -181,8 +181,16 @@ mod tests {
         let wrong = "00".repeat(32);
         let err = cache.insert(&b"hello"[..], Some(&wrong), "x").unwrap_err();
         assert!(matches!(err, FetchError::HashMismatch { .. }));
-        assert_eq!(std::fs::read_dir(dir.path().join("sha256")).unwrap().count(), 0);
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("sha256"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub trait Reporter: Send + Sync {
     fn download_progress(&self, _name: &str, _bytes: u64) {}
     /// The download of `name` finished (or was found in the cache).
     fn download_done(&self, _name: &str, _cached: bool) {}
+    /// A step that is not a download starts (`""`: the last step ended).
+    fn phase(&self, _what: &str) {}
 }
 
 /// A [`Reporter`] that ignores everything.
@@ -128,15 +130,15 @@ impl Fetcher {
             let len = file.metadata().ok().map(|m| m.len());
             return Ok((Box::new(file), len));
         }
-        let response = self
-            .client
-            .get(url.clone())
-            .send()
-            .map_err(|source| FetchError::Unreachable {
-                url: url.to_string(),
-                attempts: 1,
-                source,
-            })?;
+        let response =
+            self.client
+                .get(url.clone())
+                .send()
+                .map_err(|source| FetchError::Unreachable {
+                    url: url.to_string(),
+                    attempts: 1,
+                    source,
+                })?;
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Status {

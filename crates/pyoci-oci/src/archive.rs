@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::blob::{sha256_digest, sha256_hex};
 use crate::image::{
-    to_json, DescriptorJson, IndexJson, PlatformJson, 
-    ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
+    to_json, DescriptorJson, IndexJson, PlatformJson, ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_MANIFEST,
 };
 use crate::{Image, OciError};
 

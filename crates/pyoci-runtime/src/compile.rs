@@ -43,7 +43,12 @@ impl Interpreter {
     /// A command that runs this interpreter with `args`.
     pub fn command(&self) -> Command {
         match self {
-            Interpreter::InTree { root, loader, library_path, python } => {
+            Interpreter::InTree {
+                root,
+                loader,
+                library_path,
+                python,
+            } => {
                 let mut cmd = Command::new(loader);
                 cmd.arg("--library-path").arg(library_path).arg(python);
                 cmd.env_clear();
@@ -82,7 +87,12 @@ pub fn host_debian_arch() -> &'static str {
 
 /// Finds an interpreter that can compile for this tree: the tree's own when
 /// the host runs its architecture, else `python3.X` on the host's PATH.
-pub fn find_interpreter(root: &Path, python: &PythonRuntime, debian_arch: &str, triplet: &str) -> Option<Interpreter> {
+pub fn find_interpreter(
+    root: &Path,
+    python: &PythonRuntime,
+    debian_arch: &str,
+    triplet: &str,
+) -> Option<Interpreter> {
     if debian_arch == host_debian_arch() {
         let libdir = root.join("usr/lib").join(triplet);
         let loader = libdir.join(loader_name(debian_arch)?);
@@ -109,7 +119,7 @@ const COMPILE: &str = r#"
 import compileall, py_compile, sys
 ok = True
 for src, ddir in zip(sys.argv[1::2], sys.argv[2::2]):
-    ok &= bool(compileall.compile_dir(src, ddir=ddir, quiet=1, workers=1,
+    ok &= bool(compileall.compile_dir(src, ddir=ddir, quiet=1, workers=1, force=True,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH))
 sys.exit(0 if ok else 1)
 "#;
@@ -117,13 +127,24 @@ sys.exit(0 if ok else 1)
 /// Compiles every `.py` under each in-image directory of `dirs` to
 /// unchecked-hash bytecode, with tracebacks naming the in-image paths.
 /// Returns how many `.pyc` files the tree holds afterwards.
-pub fn compile_dirs(root: &Path, interpreter: &Interpreter, dirs: &[String]) -> Result<usize, RuntimeError> {
+pub fn compile_dirs(
+    root: &Path,
+    interpreter: &Interpreter,
+    dirs: &[String],
+) -> Result<usize, RuntimeError> {
     let mut cmd = interpreter.command();
-    cmd.env("PYTHONHASHSEED", "0").arg("-c").arg(COMPILE);
+    // No bytecode from the compiler's own imports: those would be
+    // timestamp-based, and compileall would then keep them.
+    cmd.env("PYTHONHASHSEED", "0")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg("-c")
+        .arg(COMPILE);
     for dir in dirs {
         cmd.arg(root.join(dir.trim_start_matches('/'))).arg(dir);
     }
-    let out = cmd.output().map_err(io_err("run", interpreter.describe()))?;
+    let out = cmd
+        .output()
+        .map_err(io_err("run", interpreter.describe()))?;
     if !out.status.success() {
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -145,8 +166,14 @@ pub fn compile_dirs(root: &Path, interpreter: &Interpreter, dirs: &[String]) -> 
 /// the tree (for example `_curses` when ncurses was left out), so that an
 /// import fails with a clean `ImportError` rather than a loader error.
 /// Returns the removed module file names.
-pub fn drop_orphan_extensions(root: &Path, python: &PythonRuntime, triplet: &str) -> Result<Vec<String>, RuntimeError> {
-    let dynload = root.join(python.stdlib_dir().trim_start_matches('/')).join("lib-dynload");
+pub fn drop_orphan_extensions(
+    root: &Path,
+    python: &PythonRuntime,
+    triplet: &str,
+) -> Result<Vec<String>, RuntimeError> {
+    let dynload = root
+        .join(python.stdlib_dir().trim_start_matches('/'))
+        .join("lib-dynload");
     let libdirs = [root.join("usr/lib").join(triplet), root.join("usr/lib")];
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(&dynload) else {
@@ -155,12 +182,17 @@ pub fn drop_orphan_extensions(root: &Path, python: &PythonRuntime, triplet: &str
     let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     paths.sort();
     for path in paths {
-        let Ok(bytes) = std::fs::read(&path) else { continue };
-        let Ok(elf) = goblin::elf::Elf::parse(&bytes) else { continue };
-        let missing = elf
-            .libraries
-            .iter()
-            .any(|lib| !libdirs.iter().any(|d| d.join(lib).symlink_metadata().is_ok()));
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(elf) = goblin::elf::Elf::parse(&bytes) else {
+            continue;
+        };
+        let missing = elf.libraries.iter().any(|lib| {
+            !libdirs
+                .iter()
+                .any(|d| d.join(lib).symlink_metadata().is_ok())
+        });
         if missing {
             fs_err::remove_file(&path).map_err(io_err("remove", &path))?;
             removed.push(path.file_name().unwrap().to_string_lossy().into_owned());

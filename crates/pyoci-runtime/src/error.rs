@@ -83,7 +83,14 @@ impl RuntimeError {
     }
 }
 
-pub(crate) fn io_err(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> RuntimeError {
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> RuntimeError {
     let path = path.into();
-    move |source| RuntimeError::Io { action, path, source }
+    move |source| RuntimeError::Io {
+        action,
+        path,
+        source,
+    }
 }

@@ -103,20 +103,45 @@ pub fn users_and_dirs(root: &Path) -> Result<(), RuntimeError> {
 /// The owners and modes of the directories [`users_and_dirs`] makes.
 pub fn users_and_dirs_overrides() -> BTreeMap<String, Ownership> {
     let mut owners = BTreeMap::new();
-    owners.insert("tmp".into(), Ownership { uid: 0, gid: 0, mode: Some(0o1777) });
-    owners.insert("var/tmp".into(), Ownership { uid: 0, gid: 0, mode: Some(0o1777) });
-    owners.insert("root".into(), Ownership { uid: 0, gid: 0, mode: Some(0o700) });
+    owners.insert(
+        "tmp".into(),
+        Ownership {
+            uid: 0,
+            gid: 0,
+            mode: Some(0o1777),
+        },
+    );
+    owners.insert(
+        "var/tmp".into(),
+        Ownership {
+            uid: 0,
+            gid: 0,
+            mode: Some(0o1777),
+        },
+    );
+    owners.insert(
+        "root".into(),
+        Ownership {
+            uid: 0,
+            gid: 0,
+            mode: Some(0o700),
+        },
+    );
     owners.insert(
         "home/nonroot".into(),
-        Ownership { uid: NONROOT_UID, gid: NONROOT_UID, mode: Some(0o700) },
+        Ownership {
+            uid: NONROOT_UID,
+            gid: NONROOT_UID,
+            mode: Some(0o700),
+        },
     );
     owners
 }
 
 /// Applets linked to busybox in a `--debug` image.
 pub const BUSYBOX_APPLETS: &[&str] = &[
-    "sh", "ash", "ls", "cat", "cp", "mv", "rm", "mkdir", "env", "ps", "id", "find", "grep",
-    "head", "tail", "less", "vi", "wget", "nc", "du", "df", "which", "stat", "top",
+    "sh", "ash", "ls", "cat", "cp", "mv", "rm", "mkdir", "env", "ps", "id", "find", "grep", "head",
+    "tail", "less", "vi", "wget", "nc", "du", "df", "which", "stat", "top",
 ];
 
 /// A shell and tools for `--debug` images, all links to busybox.
@@ -181,7 +206,8 @@ mod tests {
         std::fs::write(certs.join("a.crt"), "A\n").unwrap();
         std::fs::write(certs.join("readme.txt"), "no").unwrap();
         assert_eq!(ca_bundle(dir.path()).unwrap(), 2);
-        let bundle = std::fs::read_to_string(dir.path().join("etc/ssl/certs/ca-certificates.crt")).unwrap();
+        let bundle =
+            std::fs::read_to_string(dir.path().join("etc/ssl/certs/ca-certificates.crt")).unwrap();
         assert_eq!(bundle, "A\nB\n");
     }
 

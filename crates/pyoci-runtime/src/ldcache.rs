@@ -64,7 +64,10 @@ pub(crate) fn libcmp(a: &str, b: &str) -> Ordering {
 }
 
 fn trim_zeros(digits: &[u8]) -> &[u8] {
-    let start = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len());
+    let start = digits
+        .iter()
+        .position(|&d| d != b'0')
+        .unwrap_or(digits.len());
     &digits[start..]
 }
 

@@ -53,20 +53,32 @@ pub const DEFAULT_EPOCH: u64 = 1_704_067_200;
 /// A dependency on one of these counts as satisfied; each drop is proven by
 /// the tests that run the interpreter.
 pub const EXCLUDED_PACKAGES: &[(&str, &str)] = &[
-    ("debconf", "configuration prompts run by maintainer scripts, which never run"),
+    (
+        "debconf",
+        "configuration prompts run by maintainer scripts, which never run",
+    ),
     ("debconf-2.0", "virtual package for debconf"),
     ("perl-base", "only needed by debconf"),
     ("openssl", "the command-line tool; libssl3 stays"),
     ("dpkg", "no package manager in the image"),
     ("install-info", "info pages are dropped"),
     ("readline-common", "interactive line editing; pulls in dpkg"),
-    ("libreadline8", "interactive line editing (the readline module)"),
+    (
+        "libreadline8",
+        "interactive line editing (the readline module)",
+    ),
     ("libncursesw6", "terminal UI (the curses module)"),
-    ("libtinfo6", "terminal capabilities, for readline and curses"),
+    (
+        "libtinfo6",
+        "terminal capabilities, for readline and curses",
+    ),
     ("libdb5.3", "Berkeley DB (the dbm.ndbm module)"),
     ("libgdbm6", "GNU dbm (the dbm.gnu module)"),
     ("libgdbm-compat4", "GNU dbm compatibility"),
-    ("libnsl2", "NIS (the deprecated nis module); pulls in Kerberos"),
+    (
+        "libnsl2",
+        "NIS (the deprecated nis module); pulls in Kerberos",
+    ),
     ("libtirpc3", "Sun RPC, for NIS only"),
     ("mime-support", "superseded by media-types"),
 ];
@@ -231,7 +243,10 @@ pub fn root_packages(options: &BaseOptions) -> Vec<String> {
 }
 
 /// Fetches the suite's signed index and resolves the package closure.
-pub fn plan_base(ctx: &Context, options: &BaseOptions) -> Result<(Repository, BasePlan), RuntimeError> {
+pub fn plan_base(
+    ctx: &Context,
+    options: &BaseOptions,
+) -> Result<(Repository, BasePlan), RuntimeError> {
     let (arch, triplet) = arch_of(&options.platform)?;
     let keyring = Keyring::load(&options.keyring)?;
     let repo = Repository::open(
@@ -251,7 +266,10 @@ pub fn plan_base(ctx: &Context, options: &BaseOptions) -> Result<(Repository, Ba
         &repo.index,
         &ResolveRequest {
             roots: roots.clone(),
-            exclude: EXCLUDED_PACKAGES.iter().map(|(n, _)| n.to_string()).collect(),
+            exclude: EXCLUDED_PACKAGES
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect(),
         },
     )?;
     let plan = BasePlan {
@@ -282,10 +300,11 @@ fn pin(p: &Package) -> DebPin {
 }
 
 /// The cache key of the base layer: everything that decides its bytes.
+/// Bump the `pyoci-base-vN` tag whenever assembly changes what it writes.
 fn layer_key(plan: &BasePlan, options: &BaseOptions) -> String {
     let mut h = Sha256::new();
     h.update(format!(
-        "pyoci-base-v1\0{}\0{}\0{:?}\0{}\0{}\0{}\0",
+        "pyoci-base-v2\0{}\0{}\0{:?}\0{}\0{}\0{}\0",
         env!("CARGO_PKG_VERSION"),
         plan.platform,
         options.compression,
@@ -305,7 +324,12 @@ pub fn build_base(ctx: &Context, options: &BaseOptions) -> Result<BaseImage, Run
     let packages: Vec<Package> = plan
         .packages
         .iter()
-        .map(|p| repo.index.get(&p.name).cloned().expect("planned from this index"))
+        .map(|p| {
+            repo.index
+                .get(&p.name)
+                .cloned()
+                .expect("planned from this index")
+        })
         .collect();
     let key = layer_key(&plan, options);
     let layers = LayerCache::new(ctx.cache.root().join("layers"));
@@ -316,7 +340,11 @@ pub fn build_base(ctx: &Context, options: &BaseOptions) -> Result<BaseImage, Run
             .fetch_debs(ctx.fetcher, ctx.cache, &packages, ctx.reporter)
             .map_err(to_layer_err)?;
         let staging = ctx.cache.temp_dir().map_err(to_layer_err)?;
-        report = assemble(staging.path(), &plan, &packages, &debs, options).map_err(to_layer_err)?;
+        ctx.reporter
+            .phase(&format!("unpacking {} packages", packages.len()));
+        report =
+            assemble(staging.path(), &plan, &packages, &debs, options).map_err(to_layer_err)?;
+        ctx.reporter.phase("writing the layer");
         let layer = pyoci_layer::write_layer(
             staging.path(),
             &LayerOptions {
@@ -329,6 +357,7 @@ pub fn build_base(ctx: &Context, options: &BaseOptions) -> Result<BaseImage, Run
         )?;
         Ok(layer)
     })?;
+    ctx.reporter.phase("");
     if hit {
         if let Ok(text) = std::fs::read_to_string(report_path.with_extension("json")) {
             report = serde_json::from_str(&text).unwrap_or_default();
@@ -337,7 +366,12 @@ pub fn build_base(ctx: &Context, options: &BaseOptions) -> Result<BaseImage, Run
         let _ = save_report(&report_path.with_extension("json"), &report);
     }
     let image = describe(&plan, options, layer);
-    Ok(BaseImage { image, plan, report, layer_cached: hit })
+    Ok(BaseImage {
+        image,
+        plan,
+        report,
+        layer_cached: hit,
+    })
 }
 
 fn save_report(path: &Path, report: &AssemblyReport) -> std::io::Result<()> {
@@ -369,7 +403,10 @@ pub fn assemble(
     let python = &plan.python;
     let stdlib = format!("{}/", python.stdlib_dir());
     let mut report = AssemblyReport {
-        closure_installed_bytes: packages.iter().map(|p| p.installed_size.unwrap_or(0) * 1024).sum(),
+        closure_installed_bytes: packages
+            .iter()
+            .map(|p| p.installed_size.unwrap_or(0) * 1024)
+            .sum(),
         ..AssemblyReport::default()
     };
     fsbase::merged_usr(root, &plan.debian_arch)?;
@@ -389,7 +426,12 @@ pub fn assemble(
             &pyoci_debian::UnpackOptions { merged_usr: true },
             &filter,
         )?;
-        status::write_status(root, &package.name, &unpacked.control, unpacked.md5sums.as_deref())?;
+        status::write_status(
+            root,
+            &package.name,
+            &unpacked.control,
+            unpacked.md5sums.as_deref(),
+        )?;
     }
     fsbase::python_links(root, python)?;
     fsbase::users_and_dirs(root)?;
@@ -403,7 +445,11 @@ pub fn assemble(
     if options.compile {
         match compile::find_interpreter(root, python, &plan.debian_arch, &plan.triplet) {
             Some(interp) => {
-                report.pyc_files = Some(compile::compile_dirs(root, &interp, &[python.stdlib_dir()])?);
+                report.pyc_files = Some(compile::compile_dirs(
+                    root,
+                    &interp,
+                    &[python.stdlib_dir()],
+                )?);
             }
             None => {
                 report.compile_skipped = Some(format!(
@@ -430,7 +476,11 @@ pub fn assemble(
 fn package_allowlist(name: &str) -> Option<&'static [&'static str]> {
     match name {
         // ldconfig for ctypes.util.find_library, and the C.UTF-8 locale.
-        "libc-bin" => Some(&["/usr/sbin/ldconfig", "/usr/lib/locale/C.utf8/", "/etc/ld.so.conf"]),
+        "libc-bin" => Some(&[
+            "/usr/sbin/ldconfig",
+            "/usr/lib/locale/C.utf8/",
+            "/etc/ld.so.conf",
+        ]),
         "busybox-static" => Some(&["/usr/bin/busybox"]),
         _ => None,
     }
@@ -445,13 +495,25 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
         .map(|p| p.version.clone())
         .unwrap_or_default();
     let mut annotations = BTreeMap::new();
-    annotations.insert("org.opencontainers.image.created".into(), rfc3339(options.epoch));
+    annotations.insert(
+        "org.opencontainers.image.created".into(),
+        rfc3339(options.epoch),
+    );
     annotations.insert(
         "org.opencontainers.image.title".into(),
-        format!("pyoci Python {} ({})", plan.python.version, plan.python.suite),
+        format!(
+            "pyoci Python {} ({})",
+            plan.python.version, plan.python.suite
+        ),
     );
-    annotations.insert("org.opencontainers.image.version".into(), python_version.clone());
-    annotations.insert("dev.pyoci.debian.suite".into(), plan.python.suite.to_string());
+    annotations.insert(
+        "org.opencontainers.image.version".into(),
+        python_version.clone(),
+    );
+    annotations.insert(
+        "dev.pyoci.debian.suite".into(),
+        plan.python.suite.to_string(),
+    );
     annotations.insert(
         "dev.pyoci.debian.packages".into(),
         plan.packages
@@ -461,8 +523,14 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
             .join(" "),
     );
     let mut labels = BTreeMap::new();
-    labels.insert("dev.pyoci.python.version".into(), plan.python.version.to_string());
-    labels.insert("dev.pyoci.debian.suite".into(), plan.python.suite.to_string());
+    labels.insert(
+        "dev.pyoci.python.version".into(),
+        plan.python.version.to_string(),
+    );
+    labels.insert(
+        "dev.pyoci.debian.suite".into(),
+        plan.python.suite.to_string(),
+    );
     Image {
         platform: options.platform.clone(),
         config: ImageConfig {
@@ -487,7 +555,11 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
                 plan.platform,
                 if options.debug { " --debug" } else { "" }
             ),
-            comment: Some(format!("{} Debian packages from {}", plan.packages.len(), plan.python.suite)),
+            comment: Some(format!(
+                "{} Debian packages from {}",
+                plan.packages.len(),
+                plan.python.suite
+            )),
             empty_layer: false,
         }],
         created: options.epoch,
@@ -530,7 +602,16 @@ mod tests {
 
     #[test]
     fn unsupported_platform_lists_supported_ones() {
-        let err = arch_of(&"linux/s390x".parse().unwrap()).unwrap_err();
-        assert!(err.to_string().contains("linux/amd64, linux/arm64, linux/arm/v7"), "{err}");
+        let s390x = Platform {
+            os: "linux".into(),
+            architecture: "s390x".into(),
+            variant: None,
+        };
+        let err = arch_of(&s390x).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("linux/amd64, linux/arm64, linux/arm/v7"),
+            "{err}"
+        );
     }
 }

@@ -16,45 +16,147 @@ pub struct PruneRule {
 
 /// Prefixes dropped from every package.
 pub const PRUNE_PREFIXES: &[PruneRule] = &[
-    PruneRule { prefix: "/usr/share/doc/", why: "documentation (copyright files are kept)" },
-    PruneRule { prefix: "/usr/share/man/", why: "man pages" },
-    PruneRule { prefix: "/usr/share/info/", why: "info pages" },
-    PruneRule { prefix: "/usr/share/locale/", why: "message catalogues; the image runs with LANG=C.UTF-8" },
-    PruneRule { prefix: "/usr/share/lintian/", why: "Debian packaging checks" },
-    PruneRule { prefix: "/usr/share/bug/", why: "Debian bug-report scripts" },
-    PruneRule { prefix: "/usr/share/binfmts/", why: "binfmt_misc registration, a host concern" },
-    PruneRule { prefix: "/usr/share/pixmaps/", why: "desktop icons" },
-    PruneRule { prefix: "/usr/share/applications/", why: "desktop entries" },
-    PruneRule { prefix: "/usr/share/debconf/", why: "debconf is not installed" },
-    PruneRule { prefix: "/usr/share/python3/", why: "Debian's py3compile helpers, which need dpkg" },
-    PruneRule { prefix: "/usr/share/zoneinfo/right/", why: "leap-second time zones; zoneinfo uses the posix ones" },
-    PruneRule { prefix: "/etc/cron.daily/", why: "no cron in a container" },
-    PruneRule { prefix: "/etc/logrotate.d/", why: "no logrotate in a container" },
-    PruneRule { prefix: "/etc/init.d/", why: "no init scripts in a container" },
-    PruneRule { prefix: "/usr/lib/tmpfiles.d/", why: "systemd configuration" },
-    PruneRule { prefix: "/usr/sbin/update-ca-certificates", why: "pyoci builds the CA bundle itself" },
-    PruneRule { prefix: "/usr/sbin/tzconfig", why: "a debconf helper" },
+    PruneRule {
+        prefix: "/usr/share/doc/",
+        why: "documentation (copyright files are kept)",
+    },
+    PruneRule {
+        prefix: "/usr/share/man/",
+        why: "man pages",
+    },
+    PruneRule {
+        prefix: "/usr/share/info/",
+        why: "info pages",
+    },
+    PruneRule {
+        prefix: "/usr/share/locale/",
+        why: "message catalogues; the image runs with LANG=C.UTF-8",
+    },
+    PruneRule {
+        prefix: "/usr/share/lintian/",
+        why: "Debian packaging checks",
+    },
+    PruneRule {
+        prefix: "/usr/share/bug/",
+        why: "Debian bug-report scripts",
+    },
+    PruneRule {
+        prefix: "/usr/share/binfmts/",
+        why: "binfmt_misc registration, a host concern",
+    },
+    PruneRule {
+        prefix: "/usr/share/pixmaps/",
+        why: "desktop icons",
+    },
+    PruneRule {
+        prefix: "/usr/share/applications/",
+        why: "desktop entries",
+    },
+    PruneRule {
+        prefix: "/usr/share/debconf/",
+        why: "debconf is not installed",
+    },
+    PruneRule {
+        prefix: "/usr/share/python3/",
+        why: "Debian's py3compile helpers, which need dpkg",
+    },
+    PruneRule {
+        prefix: "/usr/share/zoneinfo/right/",
+        why: "leap-second time zones; zoneinfo uses the posix ones",
+    },
+    PruneRule {
+        prefix: "/etc/cron.daily/",
+        why: "no cron in a container",
+    },
+    PruneRule {
+        prefix: "/etc/logrotate.d/",
+        why: "no logrotate in a container",
+    },
+    PruneRule {
+        prefix: "/etc/init.d/",
+        why: "no init scripts in a container",
+    },
+    PruneRule {
+        prefix: "/usr/lib/tmpfiles.d/",
+        why: "systemd configuration",
+    },
+    PruneRule {
+        prefix: "/usr/sbin/update-ca-certificates",
+        why: "pyoci builds the CA bundle itself",
+    },
+    PruneRule {
+        prefix: "/usr/sbin/tzconfig",
+        why: "a debconf helper",
+    },
 ];
 
 /// Directories and modules under the stdlib (`/usr/lib/python3.X/`) that a
 /// runtime never imports.
 pub const PRUNE_STDLIB: &[PruneRule] = &[
-    PruneRule { prefix: "test/", why: "the regression test suite (26 MB with its data)" },
-    PruneRule { prefix: "idlelib/", why: "the IDLE editor, which needs Tk" },
-    PruneRule { prefix: "tkinter/", why: "Tk bindings; Tk is not installed" },
-    PruneRule { prefix: "turtledemo/", why: "turtle graphics demos" },
-    PruneRule { prefix: "turtle.py", why: "needs tkinter" },
-    PruneRule { prefix: "lib2to3/", why: "the 2to3 translator, deprecated" },
-    PruneRule { prefix: "ensurepip/", why: "pip does not belong in a runtime image" },
-    PruneRule { prefix: "pydoc_data/", why: "pydoc's topic help" },
-    PruneRule { prefix: "unittest/test/", why: "unittest's own tests" },
-    PruneRule { prefix: "ctypes/test/", why: "ctypes' own tests" },
-    PruneRule { prefix: "sqlite3/test/", why: "sqlite3's own tests" },
-    PruneRule { prefix: "distutils/tests/", why: "distutils' own tests" },
-    PruneRule { prefix: "lib-dynload/_test", why: "C test helpers" },
-    PruneRule { prefix: "lib-dynload/_ctypes_test", why: "C test helpers" },
-    PruneRule { prefix: "lib-dynload/xx", why: "C example modules" },
-    PruneRule { prefix: "config-3.", why: "static library and Makefile for embedding" },
+    PruneRule {
+        prefix: "test/",
+        why: "the regression test suite (26 MB with its data)",
+    },
+    PruneRule {
+        prefix: "idlelib/",
+        why: "the IDLE editor, which needs Tk",
+    },
+    PruneRule {
+        prefix: "tkinter/",
+        why: "Tk bindings; Tk is not installed",
+    },
+    PruneRule {
+        prefix: "turtledemo/",
+        why: "turtle graphics demos",
+    },
+    PruneRule {
+        prefix: "turtle.py",
+        why: "needs tkinter",
+    },
+    PruneRule {
+        prefix: "lib2to3/",
+        why: "the 2to3 translator, deprecated",
+    },
+    PruneRule {
+        prefix: "ensurepip/",
+        why: "pip does not belong in a runtime image",
+    },
+    PruneRule {
+        prefix: "pydoc_data/",
+        why: "pydoc's topic help",
+    },
+    PruneRule {
+        prefix: "unittest/test/",
+        why: "unittest's own tests",
+    },
+    PruneRule {
+        prefix: "ctypes/test/",
+        why: "ctypes' own tests",
+    },
+    PruneRule {
+        prefix: "sqlite3/test/",
+        why: "sqlite3's own tests",
+    },
+    PruneRule {
+        prefix: "distutils/tests/",
+        why: "distutils' own tests",
+    },
+    PruneRule {
+        prefix: "lib-dynload/_test",
+        why: "C test helpers",
+    },
+    PruneRule {
+        prefix: "lib-dynload/_ctypes_test",
+        why: "C test helpers",
+    },
+    PruneRule {
+        prefix: "lib-dynload/xx",
+        why: "C example modules",
+    },
+    PruneRule {
+        prefix: "config-3.",
+        why: "static library and Makefile for embedding",
+    },
 ];
 
 /// Whether an in-image path is unpacked. `stdlib` is `/usr/lib/python3.X/`.

@@ -8,7 +8,12 @@ use crate::RuntimeError;
 
 /// Writes `status.d/<package>` (its control stanza, marked installed) and,
 /// when the package has them, `status.d/<package>.md5sums`.
-pub fn write_status(root: &Path, package: &str, control: &str, md5sums: Option<&str>) -> Result<(), RuntimeError> {
+pub fn write_status(
+    root: &Path,
+    package: &str,
+    control: &str,
+    md5sums: Option<&str>,
+) -> Result<(), RuntimeError> {
     let mut stanza = String::new();
     for line in control.trim_end().lines() {
         stanza.push_str(line);
@@ -17,9 +22,17 @@ pub fn write_status(root: &Path, package: &str, control: &str, md5sums: Option<&
             stanza.push_str("Status: install ok installed\n");
         }
     }
-    write_file(root, &format!("/var/lib/dpkg/status.d/{package}"), stanza.as_bytes())?;
+    write_file(
+        root,
+        &format!("/var/lib/dpkg/status.d/{package}"),
+        stanza.as_bytes(),
+    )?;
     if let Some(sums) = md5sums {
-        write_file(root, &format!("/var/lib/dpkg/status.d/{package}.md5sums"), sums.as_bytes())?;
+        write_file(
+            root,
+            &format!("/var/lib/dpkg/status.d/{package}.md5sums"),
+            sums.as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -31,9 +44,22 @@ mod tests {
     #[test]
     fn status_is_marked_installed() {
         let dir = tempfile::tempdir().unwrap();
-        write_status(dir.path(), "netbase", "Package: netbase\nVersion: 6.4\n", Some("abc  etc/services\n")).unwrap();
-        let text = std::fs::read_to_string(dir.path().join("var/lib/dpkg/status.d/netbase")).unwrap();
-        assert_eq!(text, "Package: netbase\nStatus: install ok installed\nVersion: 6.4\n");
-        assert!(dir.path().join("var/lib/dpkg/status.d/netbase.md5sums").exists());
+        write_status(
+            dir.path(),
+            "netbase",
+            "Package: netbase\nVersion: 6.4\n",
+            Some("abc  etc/services\n"),
+        )
+        .unwrap();
+        let text =
+            std::fs::read_to_string(dir.path().join("var/lib/dpkg/status.d/netbase")).unwrap();
+        assert_eq!(
+            text,
+            "Package: netbase\nStatus: install ok installed\nVersion: 6.4\n"
+        );
+        assert!(dir
+            .path()
+            .join("var/lib/dpkg/status.d/netbase.md5sums")
+            .exists());
     }
 }

@@ -1,4 +1,5 @@
 //! Every environment variable pyoci reads, in one place.
+#![allow(dead_code)] // the documented list; not every entry is read by this crate
 
 /// The cache directory (else `$XDG_CACHE_HOME/pyoci`, else `~/.cache/pyoci`).
 pub const PYOCI_CACHE_DIR: &str = "PYOCI_CACHE_DIR";

@@ -47,6 +47,8 @@ fn hints(err: &anyhow::Error) -> Vec<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<pyoci_fetch::FetchError>() {
             fetch_hint(e)
+        } else if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+            io_hint(e)
         } else {
             None
         };
@@ -57,6 +59,19 @@ fn hints(err: &anyhow::Error) -> Vec<String> {
         }
     }
     out
+}
+
+fn io_hint(e: &std::io::Error) -> Option<String> {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => Some(
+            "the disk is full: free some space, or write the output (or `--cache-dir`) elsewhere"
+                .into(),
+        ),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            Some("choose a path you can write to".into())
+        }
+        _ => None,
+    }
 }
 
 fn fetch_hint(e: &pyoci_fetch::FetchError) -> Option<String> {

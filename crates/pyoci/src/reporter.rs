@@ -9,6 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct BarReporter {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    phase: Mutex<Option<ProgressBar>>,
 }
 
 impl BarReporter {
@@ -22,23 +23,33 @@ impl BarReporter {
         BarReporter {
             multi: MultiProgress::with_draw_target(target),
             bars: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Prints a line above the bars (or nothing when hidden).
-    pub fn println(&self, line: &str) {
-        if !self.multi.is_hidden() {
-            let _ = self.multi.println(line);
+            phase: Mutex::new(None),
         }
     }
 }
 
 impl pyoci_fetch::Reporter for BarReporter {
+    fn phase(&self, what: &str) {
+        let mut phase = self.phase.lock().unwrap();
+        if let Some(bar) = phase.take() {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+        if !what.is_empty() {
+            let bar = self.multi.add(ProgressBar::new_spinner());
+            bar.set_message(what.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            *phase = Some(bar);
+        }
+    }
+
     fn download_start(&self, name: &str, size: Option<u64>) {
         let bar = self.multi.add(ProgressBar::new(size.unwrap_or(0)));
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg:40!} {bytes:>10}/{total_bytes:<10} {bar:30}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} {msg:40!} {bytes:>10}/{total_bytes:<10} {bar:30}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_message(name.to_string());
         self.bars.lock().unwrap().insert(name.to_string(), bar);

@@ -27,8 +27,20 @@ pub fn cache_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
 pub fn debian_mirror(flag: Option<String>) -> Result<Url> {
     let given = flag.or_else(|| std::env::var(env_vars::PYOCI_DEBIAN_MIRROR).ok());
     if let Some(text) = given {
-        let text = if text.contains("://") { text } else { format!("file://{}", std::fs::canonicalize(&text).with_context(|| format!("The Debian mirror `{text}` is neither a URL nor a directory"))?.display()) };
-        return Url::parse(&text).with_context(|| format!("`{text}` is not a valid Debian mirror URL"));
+        let text = if text.contains("://") {
+            text
+        } else {
+            format!(
+                "file://{}",
+                std::fs::canonicalize(&text)
+                    .with_context(|| format!(
+                        "The Debian mirror `{text}` is neither a URL nor a directory"
+                    ))?
+                    .display()
+            )
+        };
+        return Url::parse(&text)
+            .with_context(|| format!("`{text}` is not a valid Debian mirror URL"));
     }
     match pyoci_debian::mirror_from_apt_sources(std::path::Path::new("/"))? {
         Some(url) => Ok(url),

@@ -7,8 +7,14 @@ use common::*;
 #[test]
 fn unknown_python_lists_the_available_versions() {
     let err = run_err(pyoci().args(["base", "--python", "3.7", "--output", "oci:/tmp/never"]));
-    assert!(err.contains("Python `3.7` is not available; pyoci can assemble 3.11, 3.13"), "{err}");
-    assert!(err.contains("hint: pass one of these to `--python`"), "{err}");
+    assert!(
+        err.contains("Python `3.7` is not available; pyoci can assemble 3.11, 3.13"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: pass one of these to `--python`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -44,7 +50,10 @@ fn unreachable_mirror_is_retried_then_named() {
         "--output",
         "oci:/tmp/never",
     ]));
-    assert!(err.contains("http://127.0.0.1:9/debian/dists/bookworm/InRelease"), "{err}");
+    assert!(
+        err.contains("http://127.0.0.1:9/debian/dists/bookworm/InRelease"),
+        "{err}"
+    );
     assert!(err.contains("attempts"), "{err}");
     assert!(err.contains("hint:"), "{err}");
 }
@@ -70,7 +79,9 @@ fn a_keyring_that_did_not_sign_the_suite_is_refused() {
     assert!(err.to_lowercase().contains("signature"), "{err}");
     assert!(err.contains("hint:"), "{err}");
     // Nothing but the (verified-or-not) index fetch happened: no package was cached.
-    let entries = std::fs::read_dir(cache.path().join("sha256")).map(|d| d.count()).unwrap_or(0);
+    let entries = std::fs::read_dir(cache.path().join("sha256"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(entries, 0, "nothing is cached after a bad signature");
 }
 
@@ -83,11 +94,22 @@ fn an_unwritable_output_is_a_clear_error() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"not a directory").unwrap();
     let target = blocker.join("out.tar");
-    let err = run_err(pyoci().args(["base", "--output", &format!("docker-archive:{}", target.display())]));
-    assert!(err.contains(&target.display().to_string()) || err.contains(&blocker.display().to_string()), "{err}");
+    let err = run_err(pyoci().args([
+        "base",
+        "--output",
+        &format!("docker-archive:{}", target.display()),
+    ]));
+    assert!(
+        err.contains(&target.display().to_string()) || err.contains(&blocker.display().to_string()),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert_eq!(leftovers.len(), 1, "nothing half-written next to the target");
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "nothing half-written next to the target"
+    );
 }
 
 #[test]
@@ -112,7 +134,11 @@ fn a_full_disk_is_a_clear_error() {
             return;
         }
         let target = mount.join("out.tar");
-        let err = run_err(pyoci().args(["base", "--output", &format!("docker-archive:{}", target.display())]));
+        let err = run_err(pyoci().args([
+            "base",
+            "--output",
+            &format!("docker-archive:{}", target.display()),
+        ]));
         let _ = std::process::Command::new("umount").arg(&mount).status();
         assert!(err.to_lowercase().contains("no space left"), "{err}");
         assert!(err.contains("hint:"), "{err}");
@@ -143,6 +169,10 @@ fn a_killed_run_leaves_the_cache_usable() {
     std::thread::sleep(std::time::Duration::from_secs(4));
     let _ = child.kill();
     let _ = child.wait();
-    run_ok(pyoci().env("PYOCI_CACHE_DIR", cache.path()).args(["base", "--quiet", "--output", &target]));
+    run_ok(
+        pyoci()
+            .env("PYOCI_CACHE_DIR", cache.path())
+            .args(["base", "--quiet", "--output", &target]),
+    );
     run_ok(pyoci().args(["validate", &target]));
 }

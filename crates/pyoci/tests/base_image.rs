@@ -27,7 +27,9 @@ print("checks ok", sys.version.split()[0])
 "#;
 
 fn build_and_run(python: &str) {
-    if !require("the Debian mirror", mirror_available()) || !require("a Docker engine", docker_available()) {
+    if !require("the Debian mirror", mirror_available())
+        || !require("a Docker engine", docker_available())
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -45,7 +47,10 @@ fn build_and_run(python: &str) {
         "--load",
         &tag,
     ]));
-    for output in [format!("docker-archive:{}", archive.display()), format!("oci:{}", layout.display())] {
+    for output in [
+        format!("docker-archive:{}", archive.display()),
+        format!("oci:{}", layout.display()),
+    ] {
         run_ok(pyoci().args(["validate", &output]));
     }
     let out = run_ok(docker().args(["run", "--rm", "--read-only", &tag, "-c", IMPORTS]));
@@ -53,7 +58,13 @@ fn build_and_run(python: &str) {
     let out = run_ok(docker().args(["run", "--rm", "--read-only", &tag, "-c", CHECKS]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("checks ok"));
     // No shell, no package manager, no compiler.
-    for absent in ["/bin/sh", "/usr/bin/apt-get", "/usr/bin/dpkg", "/usr/bin/gcc", "/usr/bin/pip"] {
+    for absent in [
+        "/bin/sh",
+        "/usr/bin/apt-get",
+        "/usr/bin/dpkg",
+        "/usr/bin/gcc",
+        "/usr/bin/pip",
+    ] {
         let code = format!("import os, sys; sys.exit(1 if os.path.lexists({absent:?}) else 0)");
         run_ok(docker().args(["run", "--rm", &tag, "-c", &code]));
     }
@@ -130,9 +141,15 @@ fn two_cache_dirs_give_the_same_digest() {
             &format!("oci-archive:{}", out.path().join("a.tar").display()),
         ]));
         let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
-        assert_eq!(summary["layer_cached"], false, "an empty cache builds the layer");
+        assert_eq!(
+            summary["layer_cached"], false,
+            "an empty cache builds the layer"
+        );
         digests.push(summary["digest"].as_str().unwrap().to_string());
-        run_ok(pyoci().args(["validate", &format!("oci-archive:{}", out.path().join("a.tar").display())]));
+        run_ok(pyoci().args([
+            "validate",
+            &format!("oci-archive:{}", out.path().join("a.tar").display()),
+        ]));
     }
     assert_eq!(digests[0], digests[1]);
 }

@@ -32,7 +32,11 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
         .or_else(|| args.load.clone())
         .unwrap_or_else(|| format!("pyoci/python:{}", python.version));
 
-    let mut options = BaseOptions::new(python, platform, settings::debian_mirror(args.debian_mirror)?);
+    let mut options = BaseOptions::new(
+        python,
+        platform,
+        settings::debian_mirror(args.debian_mirror)?,
+    );
     options.keyring = settings::keyring(args.keyring);
     options.compression = match args.compression {
         CompressionArg::Gzip => Compression::Gzip,
@@ -46,7 +50,11 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
     let fetcher = Fetcher::new(FetchOptions::default())?;
     let reporter = BarReporter::new(global.quiet || global.json);
-    let ctx = Context { fetcher: &fetcher, cache: &cache, reporter: &reporter };
+    let ctx = Context {
+        fetcher: &fetcher,
+        cache: &cache,
+        reporter: &reporter,
+    };
     let base = build_base(&ctx, &options)?;
     let written = write_all(&base.image, &outputs, args.load.as_deref(), &tag)?;
 
@@ -81,7 +89,11 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
             human(compressed),
             human(uncompressed),
             elapsed,
-            if base.layer_cached { " (layer from cache)" } else { "" }
+            if base.layer_cached {
+                " (layer from cache)"
+            } else {
+                ""
+            }
         );
         if let Some(why) = &base.report.compile_skipped {
             eprintln!("warning: no bytecode compiled: {why}");

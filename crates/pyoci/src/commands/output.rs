@@ -22,16 +22,28 @@ pub fn parse_outputs(outputs: &[String]) -> Result<Vec<(String, Output)>> {
 }
 
 /// Writes `image` to each output and, with `load`, into the Docker engine.
-pub fn write_all(image: &Image, outputs: &[(String, Output)], load: Option<&str>, tag: &str) -> Result<Vec<Written>> {
+pub fn write_all(
+    image: &Image,
+    outputs: &[(String, Output)],
+    load: Option<&str>,
+    tag: &str,
+) -> Result<Vec<Written>> {
     let mut written = Vec::new();
     for (text, output) in outputs {
         let summary = pyoci_oci::write_output(image, output, Some(tag))
             .with_context(|| format!("Cannot write `{text}`"))?;
-        written.push(Written { destination: text.clone(), bytes: summary.bytes });
+        written.push(Written {
+            destination: text.clone(),
+            bytes: summary.bytes,
+        });
     }
     if let Some(name) = load {
-        pyoci_oci::load_into_docker(image, name).with_context(|| format!("Cannot load `{name}` into Docker"))?;
-        written.push(Written { destination: format!("docker:{name}"), bytes: 0 });
+        pyoci_oci::load_into_docker(image, name)
+            .with_context(|| format!("Cannot load `{name}` into Docker"))?;
+        written.push(Written {
+            destination: format!("docker:{name}"),
+            bytes: 0,
+        });
     }
     Ok(written)
 }

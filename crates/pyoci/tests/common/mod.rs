@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 
 /// Whether this run is CI, where nothing may be skipped.
 pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// Skips the test (returns false) with a visible message, or fails it under CI.
@@ -29,7 +31,11 @@ pub fn docker_available() -> bool {
 /// The Debian client to drive the engine: Debian's own, which matches it.
 pub fn docker() -> Command {
     let debian = Path::new("/usr/bin/docker");
-    Command::new(if debian.exists() { debian.as_os_str() } else { "docker".as_ref() })
+    Command::new(if debian.exists() {
+        debian.as_os_str()
+    } else {
+        "docker".as_ref()
+    })
 }
 
 /// The Debian mirror from the host's apt sources answers.
@@ -42,7 +48,11 @@ pub fn mirror_available() -> bool {
         ..Default::default()
     })
     .unwrap();
-    let probe = url.join("dists/bookworm/Release").unwrap();
+    let probe = url::Url::parse(&format!(
+        "{}/dists/bookworm/Release",
+        url.as_str().trim_end_matches('/')
+    ))
+    .unwrap();
     fetcher.get_bytes(&probe).is_ok()
 }
 
