@@ -80,7 +80,6 @@ pub const EXCLUDED_PACKAGES: &[(&str, &str)] = &[
         "NIS (the deprecated nis module); pulls in Kerberos",
     ),
     ("libtirpc3", "Sun RPC, for NIS only"),
-    ("mime-support", "superseded by media-types"),
 ];
 
 /// Supported platforms and their Debian names.
@@ -304,7 +303,7 @@ fn pin(p: &Package) -> DebPin {
 fn layer_key(plan: &BasePlan, options: &BaseOptions) -> String {
     let mut h = Sha256::new();
     h.update(format!(
-        "pyoci-base-v2\0{}\0{}\0{:?}\0{}\0{}\0{}\0",
+        "pyoci-base-v3\0{}\0{}\0{:?}\0{}\0{}\0{}\0",
         env!("CARGO_PKG_VERSION"),
         plan.platform,
         options.compression,

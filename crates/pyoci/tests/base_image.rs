@@ -153,3 +153,33 @@ fn two_cache_dirs_give_the_same_digest() {
     }
     assert_eq!(digests[0], digests[1]);
 }
+
+#[test]
+fn debug_image_has_a_busybox_shell() {
+    if !require("the Debian mirror", mirror_available())
+        || !require("a Docker engine", docker_available())
+    {
+        return;
+    }
+    let tag = "pyoci-test/python:3.11-debug";
+    run_ok(pyoci().args([
+        "base", "--python", "3.11", "--debug", "--quiet", "--load", tag,
+    ]));
+    let out = run_ok(docker().args([
+        "run",
+        "--rm",
+        "--read-only",
+        "--entrypoint",
+        "/bin/sh",
+        tag,
+        "-c",
+        "id -u && ls /usr/bin/python3.11 && python3 -c 'print(1+1)'",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.split_whitespace().collect::<Vec<_>>(),
+        ["65532", "/usr/bin/python3.11", "2"],
+        "{text}"
+    );
+    docker_rmi(tag);
+}
