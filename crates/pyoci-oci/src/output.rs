@@ -152,7 +152,8 @@ pub fn write_index_output(
     }
 }
 
-/// The directory that will hold `path`; it must exist and be a directory.
+/// The directory that will hold `path`, created (with its parents) when
+/// missing, as `docker save -o` users expect of `out/image.tar`.
 pub(crate) fn check_parent(path: &Path) -> Result<PathBuf, OciError> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -161,9 +162,13 @@ pub(crate) fn check_parent(path: &Path) -> Result<PathBuf, OciError> {
     match std::fs::metadata(&parent) {
         Ok(meta) if meta.is_dir() => Ok(parent),
         Ok(_) => Err(OciError::OutputParentNotDir { path: parent }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Err(OciError::OutputParentMissing { path: parent })
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir_all(&parent) {
+            Ok(()) => Ok(parent),
+            Err(e) if e.raw_os_error() == Some(20) => {
+                Err(OciError::OutputParentNotDir { path: parent })
+            }
+            Err(_) => Err(OciError::OutputParentMissing { path: parent }),
+        },
         // ENOTDIR: some ancestor is a file.
         Err(e) if e.raw_os_error() == Some(20) => {
             Err(OciError::OutputParentNotDir { path: parent })
@@ -355,11 +360,12 @@ mod tests {
             check_parent(Path::new("x.tar")).unwrap(),
             PathBuf::from(".")
         );
-        let missing = dir.path().join("nope").join("x.tar");
-        assert!(matches!(
-            check_parent(&missing),
-            Err(OciError::OutputParentMissing { path }) if path == dir.path().join("nope")
-        ));
+        let missing = dir.path().join("nope").join("deeper").join("x.tar");
+        assert_eq!(
+            check_parent(&missing).unwrap(),
+            dir.path().join("nope/deeper")
+        );
+        assert!(dir.path().join("nope/deeper").is_dir());
         let file = dir.path().join("file");
         std::fs::write(&file, b"").unwrap();
         assert!(matches!(
