@@ -32,6 +32,10 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Build a distroless Python runtime image from Debian packages
     Base(BaseArgs),
+    /// Build an image of a Python project from its lockfile
+    Build(BuildArgs),
+    /// Print the ImagePlan of a project as JSON (no wheel is downloaded)
+    Plan(BuildArgs),
     /// Check an image output (digests, sizes, media types, diff_ids)
     Validate(ValidateArgs),
 }
@@ -41,6 +45,72 @@ pub enum Command {
 pub enum CompressionArg {
     Gzip,
     Zstd,
+}
+
+/// Where the runtime comes from; shared by `base`, `build` and `plan`.
+#[derive(Debug, Args, Clone)]
+pub struct RuntimeArgs {
+    /// Target platform: linux/amd64, linux/arm64 or linux/arm/v7 [default: the host's]
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Debian mirror URL [env: PYOCI_DEBIAN_MIRROR; default: the host's apt sources]
+    #[arg(long, value_name = "URL")]
+    pub debian_mirror: Option<String>,
+    /// OpenPGP keyring that signs the suite [env: PYOCI_KEYRING; default: the host's Debian archive keyring]
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+    /// Layer compression
+    #[arg(long, value_enum, default_value = "gzip")]
+    pub compression: CompressionArg,
+    /// Do not compile bytecode
+    #[arg(long)]
+    pub no_compile: bool,
+}
+
+/// Where the image goes; shared by `base` and `build`.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Where to write the image: oci:DIR, oci-archive:FILE or docker-archive:FILE (repeatable)
+    #[arg(long, short, value_name = "TRANSPORT:PATH")]
+    pub output: Vec<String>,
+    /// Load the image into the local Docker engine under NAME:TAG
+    #[arg(long, value_name = "NAME:TAG")]
+    pub load: Option<String>,
+    /// The image's name in archives and layouts (default: the --load name, else a name from the project)
+    #[arg(long, short, value_name = "NAME:TAG")]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The project directory (with pyproject.toml and a lockfile)
+    #[arg(default_value = ".")]
+    pub project: PathBuf,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Python version of the image [default: `[tool.pyoci] python`, else 3.11]
+    #[arg(long)]
+    pub python: Option<String>,
+    /// Add a dependency group (repeatable), e.g. `--with dev`
+    #[arg(long = "with", value_name = "GROUP")]
+    pub with: Vec<String>,
+    /// Add every dependency group
+    #[arg(long)]
+    pub all_groups: bool,
+    /// Add the project's extras (repeatable)
+    #[arg(long = "extras", value_name = "EXTRA")]
+    pub extras: Vec<String>,
+    /// The lockfile to read [default: uv.lock, poetry.lock, pylock.toml or requirements.txt, the first found]
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Option<PathBuf>,
+    /// Package index (simple API) [default: [tool.pyoci]/[tool.uv]/poetry sources, UV_INDEX_URL, PIP_INDEX_URL, pip.conf, pip's default]
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// The user the image runs as [default: `[tool.pyoci] user`, else 65532]
+    #[arg(long)]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Args)]

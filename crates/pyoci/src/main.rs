@@ -45,6 +45,12 @@ fn hints(err: &anyhow::Error) -> Vec<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<pyoci_oci::OciError>() {
             e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_build::BuildError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_project::ProjectError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_wheel::WheelError>() {
+            e.hint()
         } else if let Some(e) = cause.downcast_ref::<pyoci_fetch::FetchError>() {
             fetch_hint(e)
         } else if let Some(e) = cause.downcast_ref::<std::io::Error>() {

@@ -7,6 +7,7 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 
 mod base;
+mod build;
 mod output;
 mod validate;
 
@@ -14,6 +15,8 @@ mod validate;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Base(args) => base::run(args, &cli.global),
+        Command::Build(args) => build::run(args, &cli.global, false),
+        Command::Plan(args) => build::run(args, &cli.global, true),
         Command::Validate(args) => validate::run(args, &cli.global),
     }
 }

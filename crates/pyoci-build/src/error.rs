@@ -1,0 +1,97 @@
+use std::path::PathBuf;
+
+/// Errors of `pyoci build` and `pyoci plan`.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Reading the project or its lock failed.
+    #[error(transparent)]
+    Project(#[from] pyoci_project::ProjectError),
+    /// Choosing, fetching or installing a wheel failed.
+    #[error(transparent)]
+    Wheel(#[from] pyoci_wheel::WheelError),
+    /// Assembling the base failed.
+    #[error(transparent)]
+    Runtime(#[from] pyoci_runtime::RuntimeError),
+    /// Writing a layer failed.
+    #[error(transparent)]
+    Layer(#[from] pyoci_layer::LayerError),
+    /// A download or cache step failed.
+    #[error(transparent)]
+    Fetch(#[from] pyoci_fetch::FetchError),
+    /// A locked package comes from a source this build cannot use yet.
+    #[error("`{package}` comes from {source_kind}, which `pyoci build` does not install yet")]
+    UnsupportedSource {
+        /// The package.
+        package: String,
+        /// `a git repository`, `a local path`, `a direct URL`.
+        source_kind: &'static str,
+    },
+    /// A locked package has no version.
+    #[error("The lock gives no version for `{package}`")]
+    NoVersion {
+        /// The package.
+        package: String,
+    },
+    /// The index lists no hash for the chosen file and the lock has none either.
+    #[error("No SHA-256 is known for `{filename}` (neither the lock nor the index lists one)")]
+    NoHash {
+        /// The wheel's file name.
+        filename: String,
+    },
+    /// The project's own code could not be found or packed.
+    #[error("Cannot find the code of project `{project}` in `{dir}`: {reason}")]
+    ProjectCode {
+        /// The project name.
+        project: String,
+        /// The project directory.
+        dir: PathBuf,
+        /// What was looked for.
+        reason: String,
+    },
+    /// A file-system step failed.
+    #[error("Cannot {action} `{path}`")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            BuildError::Project(e) => e.hint(),
+            BuildError::Wheel(e) => e.hint(),
+            BuildError::Runtime(e) => e.hint(),
+            BuildError::UnsupportedSource { .. } => Some(
+                "lock the package from an index for now; git and path dependencies are the next step of `pyoci build`".into(),
+            ),
+            BuildError::NoVersion { .. } => Some("re-create the lock (`uv lock`, `poetry lock`)".into()),
+            BuildError::NoHash { .. } => Some(
+                "re-create the lock with hashes (`pip-compile --generate-hashes`, `uv lock`, `poetry lock`)".into(),
+            ),
+            BuildError::ProjectCode { .. } => Some(
+                "put the package in `src/NAME/` or `NAME/` (NAME with underscores), or list it in `[tool.poetry] packages`".into(),
+            ),
+            BuildError::Io { .. } => Some("check that the disk has room and the path is readable".into()),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> BuildError {
+    let path = path.into();
+    move |source| BuildError::Io {
+        action,
+        path,
+        source,
+    }
+}

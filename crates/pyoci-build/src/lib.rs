@@ -1,0 +1,512 @@
+//! `pyoci build`: a Python project and its lockfile become an image.
+//!
+//! The pipeline is `Project → ImagePlan → fetched wheels → staged venv and
+//! project trees → layers → Image`. [`plan`] runs the first arrow only (it
+//! reads signed Debian indexes and the package index's simple pages, but
+//! downloads no wheel); [`build`] runs them all. Layers, bottom up: the
+//! runtime base, the third-party venv, the project. Each is cached under a
+//! key of its inputs, so a code change rebuilds only the project layer.
+//!
+//! ```no_run
+//! use pyoci_build::{build, BuildOptions};
+//! use pyoci_runtime::{BaseOptions, Context, PythonRuntime};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fetcher = pyoci_fetch::Fetcher::new(Default::default())?;
+//! let cache = pyoci_fetch::Cache::open("/tmp/pyoci-cache")?;
+//! let ctx = Context { fetcher: &fetcher, cache: &cache, reporter: &pyoci_fetch::NoReporter };
+//! let base = BaseOptions::new(
+//!     PythonRuntime::lookup("3.11")?,
+//!     "linux/amd64".parse()?,
+//!     url::Url::parse("http://127.0.0.1:8080/debian")?,
+//! );
+//! let built = build(&ctx, &BuildOptions::new("examples/fastapi-app".into(), base))?;
+//! println!("{}", built.image.digest());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod plan;
+mod projectpkg;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use pyoci_layer::{LayerCache, LayerOptions};
+use pyoci_oci::{History, Image};
+use pyoci_project::{LockSelection, Project, Selection};
+use pyoci_runtime::compile::{compile_dirs, find_interpreter};
+use pyoci_runtime::{BaseOptions, Context};
+use pyoci_wheel::{IndexClient, VenvLayout};
+use sha2::{Digest, Sha256};
+
+pub use error::BuildError;
+pub use plan::{ImagePlan, RunConfig, WheelPin};
+
+use crate::error::io_err;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The project directory.
+    pub project_dir: PathBuf,
+    /// Which lockfile.
+    pub lock: LockSelection,
+    /// Groups and extras.
+    pub selection: Selection,
+    /// The runtime base (Python, platform, mirror, compression, epoch).
+    pub base: BaseOptions,
+    /// `--index-url`, overriding discovery.
+    pub index_url: Option<String>,
+    /// `--user`, overriding `[tool.pyoci] user`.
+    pub user: Option<String>,
+    /// Compile bytecode for the venv and the project.
+    pub compile: bool,
+}
+
+impl BuildOptions {
+    /// Defaults: the lock found in the directory, production dependencies only.
+    pub fn new(project_dir: PathBuf, base: BaseOptions) -> BuildOptions {
+        BuildOptions {
+            project_dir,
+            lock: LockSelection::Auto,
+            selection: Selection::default(),
+            base,
+            index_url: None,
+            user: None,
+            compile: true,
+        }
+    }
+}
+
+/// A built image and the plan it came from.
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    /// The image.
+    pub image: Image,
+    /// The plan.
+    pub plan: ImagePlan,
+    /// Per layer (base, dependencies, project): whether it came from the cache.
+    pub cached: Vec<(String, bool)>,
+}
+
+/// Reads the project and its lock (checking the lock is fresh).
+fn load(options: &BuildOptions) -> Result<(Project, pyoci_project::Lock), BuildError> {
+    let project = Project::load(&options.project_dir)?;
+    let lock = project.load_lock(&options.lock)?;
+    Ok((project, lock))
+}
+
+/// `Project → ImagePlan` given the base's plan.
+fn plan_with_base(
+    ctx: &Context,
+    options: &BuildOptions,
+    project: &Project,
+    lock: &pyoci_project::Lock,
+    base: pyoci_runtime::BasePlan,
+) -> Result<ImagePlan, BuildError> {
+    let python_pkg = format!("python{}-minimal", base.python.version);
+    let full = base
+        .packages
+        .iter()
+        .find(|p| p.name == python_pkg)
+        .map(|p| plan::upstream_version(&p.version))
+        .unwrap_or_else(|| format!("{}.0", base.python.version));
+    let target = plan::wheel_target(&base)?;
+    let env = plan::marker_env(&base, &full);
+    let selected = pyoci_project::select(lock, project, &options.selection, &env)?;
+    let index = pyoci_wheel::discover_index(
+        options.index_url.as_deref(),
+        &plan::project_indexes(project, &lock.index_urls),
+    )?;
+    let client = IndexClient::new(ctx.fetcher.clone(), vec![index])?;
+    let mut wheels = Vec::new();
+    for package in selected {
+        wheels.push(plan::pin_wheel(package, &target, &client)?);
+    }
+    wheels.sort_by(|a, b| a.name.cmp(&b.name));
+    let settings = &project.pyoci;
+    let venv = settings.venv.trim_end_matches('/').to_string();
+    let has_backend = project.build_system.is_some() || project.poetry.is_some();
+    let entrypoint = if !settings.command.is_empty() {
+        settings.command.clone()
+    } else if project.scripts.len() == 1 && has_backend {
+        vec![format!(
+            "{venv}/bin/{}",
+            project.scripts.keys().next().expect("one script")
+        )]
+    } else {
+        vec!["python3".to_string()]
+    };
+    let mut env_vars = vec![
+        format!("PATH={venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        format!("VIRTUAL_ENV={venv}"),
+        "PYTHONUNBUFFERED=1".to_string(),
+        "PYTHONDONTWRITEBYTECODE=1".to_string(),
+        "LANG=C.UTF-8".to_string(),
+        format!("SSL_CERT_FILE={}", pyoci_runtime::fsbase::CA_BUNDLE),
+    ];
+    if !has_backend {
+        env_vars.push("PYTHONPATH=/app".to_string());
+    }
+    env_vars.extend(settings.env.iter().map(|(k, v)| format!("{k}={v}")));
+    let lock_kind = plan::lock_kind_name(lock.kind).to_string();
+    Ok(ImagePlan {
+        project: projectpkg::project_name(project),
+        version: project.version.clone(),
+        project_dir: project.dir.clone(),
+        lockfile: lock.path.clone(),
+        lock_kind,
+        python_full_version: full,
+        target: pyoci_wheel::describe_target(&target),
+        venv,
+        wheels,
+        project_install: if has_backend { "package" } else { "copy" }.to_string(),
+        config: RunConfig {
+            entrypoint,
+            cmd: settings.cmd.clone(),
+            user: options
+                .user
+                .clone()
+                .or_else(|| settings.user.clone())
+                .unwrap_or_else(|| pyoci_runtime::fsbase::NONROOT_UID.to_string()),
+            workdir: settings
+                .workdir
+                .clone()
+                .unwrap_or_else(|| "/app".to_string()),
+            env: env_vars,
+            ports: settings
+                .ports
+                .iter()
+                .map(|p| format!("{}/{}", p.number, p.protocol))
+                .collect(),
+            labels: settings.labels.clone(),
+        },
+        base,
+    })
+}
+
+/// `Project → ImagePlan`, with no wheel downloaded.
+pub fn plan(ctx: &Context, options: &BuildOptions) -> Result<ImagePlan, BuildError> {
+    let (project, lock) = load(options)?;
+    let mut base_options = options.base.clone();
+    base_options
+        .extra_packages
+        .extend(project.pyoci.system_packages.iter().cloned());
+    let (_, base) = pyoci_runtime::plan_base(ctx, &base_options)?;
+    plan_with_base(ctx, options, &project, &lock, base)
+}
+
+/// The whole pipeline.
+pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildError> {
+    let (project, lock) = load(options)?;
+    let mut base_options = options.base.clone();
+    base_options
+        .extra_packages
+        .extend(project.pyoci.system_packages.iter().cloned());
+    let base = pyoci_runtime::build_base(ctx, &base_options)?;
+    let plan = plan_with_base(ctx, options, &project, &lock, base.plan.clone())?;
+    let base_layer = base.image.layers[0].clone();
+    let base_tree = base_tree(ctx, &base_layer)?;
+    let (major, minor) = (plan_version(&plan).0, plan_version(&plan).1);
+    let venv = |root: &Path| VenvLayout {
+        root: root.to_path_buf(),
+        prefix: plan.venv.clone(),
+        python: format!("/usr/bin/python{major}.{minor}"),
+        python_version: (major, minor),
+        python_full_version: Some(plan.python_full_version.clone()),
+    };
+    let layer_options = LayerOptions {
+        compression: options.base.compression,
+        level: None,
+        mtime: options.base.epoch,
+        overrides: Default::default(),
+    };
+    let layers = LayerCache::new(ctx.cache.root().join("layers"));
+    let interpreter = |root: &Path| {
+        find_interpreter(
+            root,
+            &plan.base.python,
+            &plan.base.debian_arch,
+            &plan.base.triplet,
+        )
+    };
+
+    // The third-party venv.
+    let mut key = Sha256::new();
+    key.update(format!(
+        "pyoci-venv-v1\0{}\0{}\0{}\0{:?}\0{}\0",
+        plan.venv,
+        plan.python_full_version,
+        options.compile,
+        options.base.compression,
+        options.base.epoch
+    ));
+    for wheel in &plan.wheels {
+        key.update(format!("{}\0{}\0", wheel.filename, wheel.sha256));
+    }
+    let (deps_layer, deps_hit) = layers.get_or_build(&hex::encode(key.finalize()), |out| {
+        let staging = ctx.cache.temp_dir().map_err(layer_err)?;
+        let venv = venv(staging.path());
+        pyoci_wheel::write_venv_skeleton(&venv).map_err(layer_err)?;
+        let wheels = download_all(ctx, &plan.wheels).map_err(layer_err)?;
+        ctx.reporter
+            .phase(&format!("installing {} wheels", wheels.len()));
+        let links = ctx.cache.temp_dir().map_err(layer_err)?;
+        for (pin, path) in plan.wheels.iter().zip(&wheels) {
+            let named = links.path().join(&pin.filename);
+            if std::fs::hard_link(path, &named).is_err() {
+                fs_err::copy(path, &named)
+                    .map_err(|e| layer_err(BuildError::from(pyoci_fetch::FetchError::Io(e))))?;
+            }
+            pyoci_wheel::install_wheel(&named, &venv).map_err(layer_err)?;
+        }
+        if options.compile {
+            ctx.reporter.phase("compiling bytecode");
+            compile(
+                staging.path(),
+                &venv.site_packages(),
+                interpreter(&base_tree),
+            )
+            .map_err(layer_err)?;
+        }
+        ctx.reporter.phase("writing the dependencies layer");
+        pyoci_layer::write_layer(staging.path(), &layer_options, out)
+    })?;
+
+    // The project itself.
+    let scratch = ctx.cache.temp_dir()?;
+    let packed = if plan.project_install == "package" {
+        Some(projectpkg::pack_wheel(&project, scratch.path())?)
+    } else {
+        None
+    };
+    let mut key = Sha256::new();
+    key.update(format!(
+        "pyoci-project-v1\0{}\0{}\0{}\0{:?}\0{}\0",
+        plan.venv,
+        plan.python_full_version,
+        options.compile,
+        options.base.compression,
+        options.base.epoch
+    ));
+    match &packed {
+        Some(wheel) => key.update(fs_err::read(wheel).map_err(io_err("read", wheel))?),
+        None => {
+            let staging = scratch.path().join("copy");
+            projectpkg::copy_to_app(&project, &staging)?;
+            for entry in walkdir::WalkDir::new(&staging)
+                .sort_by_file_name()
+                .into_iter()
+                .flatten()
+            {
+                if entry.file_type().is_file() {
+                    key.update(
+                        entry
+                            .path()
+                            .strip_prefix(&staging)
+                            .unwrap_or(entry.path())
+                            .to_string_lossy()
+                            .as_bytes(),
+                    );
+                    key.update(fs_err::read(entry.path()).map_err(io_err("read", entry.path()))?);
+                }
+            }
+        }
+    }
+    let (project_layer, project_hit) =
+        layers.get_or_build(&hex::encode(key.finalize()), |out| {
+            let staging = ctx.cache.temp_dir().map_err(layer_err)?;
+            fs_err::create_dir_all(staging.path().join("app"))
+                .map_err(|e| layer_err(BuildError::from(pyoci_fetch::FetchError::Io(e))))?;
+            let venv = venv(staging.path());
+            let mut dirs = Vec::new();
+            match &packed {
+                Some(wheel) => {
+                    pyoci_wheel::install_wheel(wheel, &venv).map_err(layer_err)?;
+                    dirs.push(venv.site_packages());
+                }
+                None => {
+                    projectpkg::copy_to_app(&project, staging.path()).map_err(layer_err)?;
+                    dirs.push("/app".to_string());
+                }
+            }
+            if options.compile {
+                for dir in &dirs {
+                    compile(staging.path(), dir, interpreter(&base_tree)).map_err(layer_err)?;
+                }
+            }
+            pyoci_layer::write_layer(staging.path(), &layer_options, out)
+        })?;
+    ctx.reporter.phase("");
+
+    let image = describe(&plan, options, base.image, deps_layer, project_layer);
+    Ok(BuiltImage {
+        image,
+        plan,
+        cached: vec![
+            ("base".to_string(), base.layer_cached),
+            ("dependencies".to_string(), deps_hit),
+            ("project".to_string(), project_hit),
+        ],
+    })
+}
+
+fn plan_version(plan: &ImagePlan) -> (u8, u8) {
+    let (a, b) = plan
+        .base
+        .python
+        .version
+        .split_once('.')
+        .unwrap_or(("3", "11"));
+    (a.parse().unwrap_or(3), b.parse().unwrap_or(11))
+}
+
+fn compile(
+    root: &Path,
+    dir: &str,
+    interpreter: Option<pyoci_runtime::compile::Interpreter>,
+) -> Result<(), BuildError> {
+    match interpreter {
+        Some(interp) => {
+            compile_dirs(root, &interp, &[dir.to_string()])?;
+            Ok(())
+        }
+        // No interpreter for a foreign architecture: the image runs without
+        // bytecode (slower starts), which `pyoci base` reports the same way.
+        None => Ok(()),
+    }
+}
+
+fn layer_err(e: impl Into<BuildError>) -> pyoci_layer::LayerError {
+    let e: BuildError = e.into();
+    match e.hint() {
+        Some(h) => pyoci_layer::LayerError::Build(format!("{e}\nhint: {h}")),
+        None => pyoci_layer::LayerError::Build(e.to_string()),
+    }
+}
+
+/// Downloads every wheel (four at a time) into the cache, hash-checked.
+fn download_all(ctx: &Context, wheels: &[WheelPin]) -> Result<Vec<PathBuf>, BuildError> {
+    let mut out: Vec<Option<Result<PathBuf, BuildError>>> =
+        (0..wheels.len()).map(|_| None).collect();
+    for (chunk_pins, chunk_out) in wheels.chunks(4).zip(out.chunks_mut(4)) {
+        std::thread::scope(|scope| {
+            for (pin, slot) in chunk_pins.iter().zip(chunk_out.iter_mut()) {
+                scope.spawn(move || {
+                    let result = url::Url::parse(&pin.url)
+                        .map_err(|e| BuildError::Io {
+                            action: "parse the URL of",
+                            path: PathBuf::from(&pin.url),
+                            source: std::io::Error::other(e),
+                        })
+                        .and_then(|url| {
+                            ctx.fetcher
+                                .fetch_to_cache(&url, &pin.sha256, ctx.cache, ctx.reporter)
+                                .map_err(BuildError::from)
+                        });
+                    *slot = Some(result);
+                });
+            }
+        });
+    }
+    out.into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect()
+}
+
+/// The base layer unpacked once into the cache, so its interpreter can
+/// compile bytecode for the layers above it.
+fn base_tree(ctx: &Context, layer: &pyoci_layer::Layer) -> Result<PathBuf, BuildError> {
+    let dir = ctx
+        .cache
+        .keyed_dir("base-tree", layer.diff_id.trim_start_matches("sha256:"));
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let tmp = ctx.cache.temp_dir()?;
+    let reader = pyoci_layer::open_layer_tar(&layer.path)?;
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive
+        .unpack(tmp.path())
+        .map_err(io_err("unpack", &layer.path))?;
+    if let Some(parent) = dir.parent() {
+        fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
+    }
+    let kept = tmp.keep();
+    if let Err(e) = std::fs::rename(&kept, &dir) {
+        let _ = std::fs::remove_dir_all(&kept);
+        if !dir.is_dir() {
+            return Err(io_err("rename", &dir)(e));
+        }
+    }
+    Ok(dir)
+}
+
+/// The image: the base's layer, the venv, the project, and the config.
+fn describe(
+    plan: &ImagePlan,
+    options: &BuildOptions,
+    base: Image,
+    deps: pyoci_layer::Layer,
+    project: pyoci_layer::Layer,
+) -> Image {
+    let mut image = base;
+    image.layers.push(deps);
+    image.layers.push(project);
+    image.history.push(History {
+        created_by: format!(
+            "pyoci build: {} wheels from {} into {}",
+            plan.wheels.len(),
+            plan.lock_kind,
+            plan.venv
+        ),
+        comment: None,
+        empty_layer: false,
+    });
+    image.history.push(History {
+        created_by: format!(
+            "pyoci build: project {} ({})",
+            plan.project, plan.project_install
+        ),
+        comment: None,
+        empty_layer: false,
+    });
+    let config = &mut image.config;
+    config.user = Some(plan.config.user.clone());
+    config.env = plan.config.env.clone();
+    config.entrypoint = Some(plan.config.entrypoint.clone());
+    config.cmd = (!plan.config.cmd.is_empty()).then(|| plan.config.cmd.clone());
+    config.working_dir = Some(plan.config.workdir.clone());
+    config.exposed_ports = plan.config.ports.iter().cloned().collect::<BTreeSet<_>>();
+    config.labels.extend(plan.config.labels.clone());
+    image.annotations.insert(
+        "org.opencontainers.image.title".into(),
+        plan.project.clone(),
+    );
+    if let Some(version) = &plan.version {
+        image
+            .annotations
+            .insert("org.opencontainers.image.version".into(), version.clone());
+    }
+    if let Some(rev) = git_revision(&options.project_dir) {
+        image
+            .annotations
+            .insert("org.opencontainers.image.revision".into(), rev);
+    }
+    image
+}
+
+/// The commit of the project's checkout, when it is one.
+fn git_revision(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

@@ -1,0 +1,146 @@
+//! `pyoci build` and `pyoci plan`: a project and its lockfile become an image (or its plan).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use pyoci_build::{build, plan, BuildOptions};
+use pyoci_fetch::{Cache, FetchOptions, Fetcher};
+use pyoci_layer::Compression;
+use pyoci_oci::Platform;
+use pyoci_project::{LockSelection, Selection};
+use pyoci_runtime::{BaseOptions, Context, PythonRuntime};
+use serde_json::json;
+
+use super::output::{human, parse_outputs, write_all};
+use crate::cli::{BuildArgs, CompressionArg, GlobalArgs, RuntimeArgs};
+use crate::reporter::BarReporter;
+use crate::settings;
+
+/// Base options from the shared runtime flags.
+pub fn base_options(python: PythonRuntime, runtime: &RuntimeArgs) -> Result<BaseOptions> {
+    let platform: Platform = match &runtime.platform {
+        Some(p) => p.parse()?,
+        None => Platform::host(),
+    };
+    let mut options = BaseOptions::new(
+        python,
+        platform,
+        settings::debian_mirror(runtime.debian_mirror.clone())?,
+    );
+    options.keyring = settings::keyring(runtime.keyring.clone());
+    options.compression = match runtime.compression {
+        CompressionArg::Gzip => Compression::Gzip,
+        CompressionArg::Zstd => Compression::Zstd,
+    };
+    options.epoch = settings::epoch()?;
+    options.compile = !runtime.no_compile;
+    Ok(options)
+}
+
+pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<ExitCode> {
+    let started = Instant::now();
+    let outputs = parse_outputs(&args.out.output)?;
+    if !plan_only && outputs.is_empty() && args.out.load.is_none() {
+        bail!("Nowhere to put the image\nhint: add `--output oci:DIR`, `--output docker-archive:FILE`, or `--load NAME:TAG`");
+    }
+    // The project may name its Python in `[tool.pyoci] python`.
+    let project = pyoci_project::Project::load(&args.project)?;
+    let requested = args
+        .python
+        .clone()
+        .or_else(|| project.pyoci.python.clone())
+        .unwrap_or_else(|| "3.11".to_string());
+    let python = PythonRuntime::lookup(&requested)?;
+    let mut options = BuildOptions::new(args.project.clone(), base_options(python, &args.runtime)?);
+    options.compile = !args.runtime.no_compile;
+    options.index_url = args.index_url.clone();
+    options.user = args.user.clone();
+    options.lock = match &args.lockfile {
+        Some(path) => LockSelection::Path(path.clone()),
+        None => LockSelection::Auto,
+    };
+    options.selection = Selection {
+        groups: args.with.iter().cloned().collect(),
+        all_groups: args.all_groups,
+        extras: args.extras.iter().cloned().collect(),
+    };
+
+    let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
+    let fetcher = Fetcher::new(FetchOptions::default())?;
+    let reporter = BarReporter::new(global.quiet || global.json || plan_only);
+    let ctx = Context {
+        fetcher: &fetcher,
+        cache: &cache,
+        reporter: &reporter,
+    };
+
+    if plan_only {
+        let plan = plan(&ctx, &options)?;
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let built = build(&ctx, &options)?;
+    let tag = args
+        .out
+        .tag
+        .clone()
+        .or_else(|| args.out.load.clone())
+        .unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                built.plan.project,
+                built
+                    .plan
+                    .version
+                    .clone()
+                    .unwrap_or_else(|| "latest".into())
+            )
+        });
+    let written = write_all(&built.image, &outputs, args.out.load.as_deref(), &tag)?;
+    let compressed: u64 = built.image.layers.iter().map(|l| l.size).sum();
+    let uncompressed: u64 = built.image.layers.iter().map(|l| l.uncompressed_size).sum();
+    let elapsed = started.elapsed().as_secs_f64();
+    if global.json {
+        let summary = json!({
+            "digest": built.image.digest(),
+            "tag": tag,
+            "project": built.plan.project,
+            "platform": built.plan.base.platform,
+            "python": built.plan.python_full_version,
+            "lockfile": built.plan.lock_kind,
+            "compressed_bytes": compressed,
+            "uncompressed_bytes": uncompressed,
+            "layers": built.image.layers.iter().map(|l| json!({"digest": l.digest, "size": l.size, "uncompressed_size": l.uncompressed_size})).collect::<Vec<_>>(),
+            "cached": built.cached.iter().map(|(n, c)| json!({"layer": n, "cached": c})).collect::<Vec<_>>(),
+            "wheels": built.plan.wheels.iter().map(|w| json!({"name": w.name, "version": w.version, "filename": w.filename})).collect::<Vec<_>>(),
+            "seconds": elapsed,
+            "outputs": written,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else if !global.quiet {
+        let rebuilt: Vec<&str> = built
+            .cached
+            .iter()
+            .filter(|(_, c)| !c)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        eprintln!(
+            "Built {} ({} wheels from {}, Python {}, {}): {} compressed, {} uncompressed, in {:.1}s; rebuilt layers: {}",
+            built.plan.project,
+            built.plan.wheels.len(),
+            built.plan.lock_kind,
+            built.plan.python_full_version,
+            built.plan.base.platform,
+            human(compressed),
+            human(uncompressed),
+            elapsed,
+            if rebuilt.is_empty() { "none".to_string() } else { rebuilt.join(", ") }
+        );
+        eprintln!("  digest {}", built.image.digest());
+        for w in &written {
+            eprintln!("  wrote {}", w.destination);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

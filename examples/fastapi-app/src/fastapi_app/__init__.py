@@ -1,0 +1,1 @@
+"""Example FastAPI service for pyoci."""
