@@ -1,0 +1,306 @@
+//! End-to-end tests of `pyoci build`: each example is built from its lock
+//! with real downloads, loaded into a real Docker engine, run read-only as
+//! uid 65532, and checked over HTTP or its CLI.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+fn online() -> bool {
+    require("the Debian mirror", mirror_available())
+}
+
+/// Starts the image detached with `--read-only`, returns (container, host port).
+fn run_detached(tag: &str) -> (String, u16) {
+    let out = run_ok(docker().args(["run", "-d", "--read-only", "-p", "127.0.0.1::8000", tag]));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let port = run_ok(docker().args(["port", &id, "8000/tcp"]));
+    let text = String::from_utf8_lossy(&port.stdout);
+    let port: u16 = text
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port mapping: {text}"));
+    (id, port)
+}
+
+/// A plain HTTP GET on loopback, retried while the server starts.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let mut response = String::new();
+                if stream.read_to_string(&mut response).is_ok() && response.starts_with("HTTP/") {
+                    let status = response[9..12].parse().unwrap_or(0);
+                    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+                    return (status, body);
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing answered on port {port}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn cleanup(container: &str, tag: &str) {
+    let _ = docker().args(["rm", "-f", container]).output();
+    docker_rmi(tag);
+}
+
+fn inspect(tag: &str, format: &str) -> String {
+    let out = run_ok(docker().args(["inspect", "--format", format, tag]));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn serves_http(example: &str, expect: &str) {
+    if !online() || !require("a Docker engine", docker_available()) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tag = format!("pyoci-test/{example}:e2e");
+    let archive = dir.path().join("app.tar");
+    run_ok(pyoci().args([
+        "build",
+        examples().join(example).to_str().unwrap(),
+        "--quiet",
+        "--tag",
+        &tag,
+        "--output",
+        &format!("docker-archive:{}", archive.display()),
+        "--load",
+        &tag,
+    ]));
+    run_ok(pyoci().args(["validate", &format!("docker-archive:{}", archive.display())]));
+    assert_eq!(inspect(&tag, "{{.Config.User}}"), "65532");
+    assert_eq!(inspect(&tag, "{{len .RootFS.Layers}}"), "3");
+    let (container, port) = run_detached(&tag);
+    let (status, body) = http_get(port, "/");
+    let logs = docker().args(["logs", &container]).output().unwrap();
+    cleanup(&container, &tag);
+    assert_eq!(
+        status,
+        200,
+        "{body}\n{}",
+        String::from_utf8_lossy(&logs.stderr)
+    );
+    assert!(body.contains(expect), "{body}");
+}
+
+#[test]
+fn fastapi_app_serves_http_read_only_as_nonroot() {
+    serves_http("fastapi-app", "\"status\":\"ok\"");
+}
+
+#[test]
+fn flask_app_serves_http_read_only_as_nonroot() {
+    serves_http("flask-app", "ok");
+}
+
+/// A private venv with uv, for locks that must be generated at test time
+/// (uv.lock records the index's URLs, which the repository must not carry).
+fn uv() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("uv-venv");
+    let uv = venv.join("bin/uv");
+    if uv.exists() {
+        return Some(uv);
+    }
+    let ok = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success())
+        && std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "uv"])
+            .status()
+            .is_ok_and(|s| s.success());
+    ok.then_some(uv)
+}
+
+fn copy_example(name: &str, to: &Path) -> PathBuf {
+    let dest = to.join(name);
+    for entry in walkdir::WalkDir::new(examples().join(name)) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(examples().join(name)).unwrap();
+        let target = dest.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    dest
+}
+
+#[test]
+fn cli_app_with_a_uv_lock_runs_its_console_script() {
+    if !online() || !require("a Docker engine", docker_available()) {
+        return;
+    }
+    let Some(uv) = uv() else {
+        require("uv (installed with pip into a test venv)", false);
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let project = copy_example("cli-app", dir.path());
+    run_ok(
+        std::process::Command::new(&uv)
+            .arg("lock")
+            .current_dir(&project),
+    );
+    let tag = "pyoci-test/cli-app:e2e";
+    run_ok(pyoci().args(["build", project.to_str().unwrap(), "--quiet", "--load", tag]));
+    let out = run_ok(docker().args(["run", "--rm", "--read-only", tag, "hello", "pyoci"]));
+    docker_rmi(tag);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, pyoci");
+}
+
+#[test]
+fn a_code_change_rebuilds_only_the_project_layer() {
+    if !online() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = copy_example("flask-app", dir.path());
+    let build = |name: &str| -> serde_json::Value {
+        let out = run_ok(pyoci().args([
+            "build",
+            project.to_str().unwrap(),
+            "--json",
+            "--output",
+            &format!("oci:{}", dir.path().join(name).display()),
+        ]));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = build("one");
+    let init = project.join("src/flask_app/__init__.py");
+    let mut code = std::fs::read_to_string(&init).unwrap();
+    code.push_str("\n# a change\n");
+    std::fs::write(&init, code).unwrap();
+    let second = build("two");
+    let cached: Vec<bool> = second["cached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cached"].as_bool().unwrap())
+        .collect();
+    assert_eq!(cached, [true, true, false], "{second}");
+    let digests = |v: &serde_json::Value| -> Vec<String> {
+        v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (a, b) = (digests(&first), digests(&second));
+    assert_eq!(a[..2], b[..2]);
+    assert_ne!(a[2], b[2]);
+    // And the same inputs again give the same image.
+    let third = build("three");
+    assert_eq!(third["digest"], second["digest"]);
+}
+
+#[test]
+fn dev_dependencies_only_with_dev() {
+    if !online() {
+        return;
+    }
+    let app = examples().join("fastapi-app");
+    let names = |extra: &[&str]| -> Vec<String> {
+        let mut cmd = pyoci();
+        cmd.args(["plan", app.to_str().unwrap()]).args(extra);
+        let plan: serde_json::Value = serde_json::from_slice(&run_ok(&mut cmd).stdout).unwrap();
+        plan["wheels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let prod = names(&[]);
+    let dev = names(&["--with", "dev"]);
+    assert!(
+        prod.contains(&"fastapi".to_string()) && !prod.contains(&"pytest".to_string()),
+        "{prod:?}"
+    );
+    assert!(
+        dev.contains(&"pytest".to_string()) && dev.contains(&"fastapi".to_string()),
+        "{dev:?}"
+    );
+}
+
+#[test]
+fn no_wheel_for_the_target_names_package_version_and_platform() {
+    if !online() {
+        return;
+    }
+    let app = examples().join("fastapi-app");
+    let err = run_err(pyoci().args(["plan", app.to_str().unwrap(), "--platform", "linux/arm/v7"]));
+    assert!(
+        err.contains("psycopg2-binary") || err.contains("sqlalchemy"),
+        "{err}"
+    );
+    assert!(err.contains("armv7l"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn a_missing_lock_shows_the_command_that_makes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = copy_example("cli-app", dir.path());
+    let err = run_err(pyoci().args(["plan", project.to_str().unwrap()]));
+    assert!(err.contains("uv lock"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn a_stale_lock_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = copy_example("fastapi-app", dir.path());
+    let pyproject = project.join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    let text = text.replacen(
+        "[tool.poetry.dependencies]\n",
+        "[tool.poetry.dependencies]\nrequests = \"^2\"\n",
+        1,
+    );
+    std::fs::write(&pyproject, text).unwrap();
+    let err = run_err(pyoci().args([
+        "plan",
+        project.to_str().unwrap(),
+        "--debian-mirror",
+        "http://127.0.0.1:9/debian",
+    ]));
+    assert!(
+        err.to_lowercase().contains("stale") || err.contains("out of date"),
+        "{err}"
+    );
+    assert!(err.contains("poetry lock"), "{err}");
+}
+
+#[test]
+fn malformed_pyproject_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project]\nname = \"x\"\nversion = \n",
+    )
+    .unwrap();
+    let err = run_err(pyoci().args(["plan", dir.path().to_str().unwrap()]));
+    assert!(err.contains("pyproject.toml"), "{err}");
+    assert!(err.contains("line 3") || err.contains(":3"), "{err}");
+}
