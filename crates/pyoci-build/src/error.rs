@@ -26,6 +26,24 @@ pub enum BuildError {
         /// `a git repository`, `a local path`, `a direct URL`.
         source_kind: &'static str,
     },
+    /// A git dependency's lock entry names no commit.
+    #[error("The lock pins no commit for `{package}` from `{url}`")]
+    GitUnpinned {
+        /// The package.
+        package: String,
+        /// The repository.
+        url: String,
+    },
+    /// Fetching a git dependency failed.
+    #[error("Cannot fetch `{package}` from `{url}`: {output}")]
+    Git {
+        /// The package.
+        package: String,
+        /// The repository.
+        url: String,
+        /// What git said.
+        output: String,
+    },
     /// A locked package has no version.
     #[error("The lock gives no version for `{package}`")]
     NoVersion {
@@ -69,7 +87,11 @@ impl BuildError {
             BuildError::Wheel(e) => e.hint(),
             BuildError::Runtime(e) => e.hint(),
             BuildError::UnsupportedSource { .. } => Some(
-                "lock the package from an index for now; git and path dependencies are the next step of `pyoci build`".into(),
+                "lock the package from an index or from git; local paths and direct URLs are not installed yet".into(),
+            ),
+            BuildError::GitUnpinned { .. } => Some("re-create the lock so it records the commit (`uv lock`, `poetry lock`)".into()),
+            BuildError::Git { .. } => Some(
+                "check that `git clone URL` works for you here: pyoci uses your git credentials and SSH agent".into(),
             ),
             BuildError::NoVersion { .. } => Some("re-create the lock (`uv lock`, `poetry lock`)".into()),
             BuildError::NoHash { .. } => Some(

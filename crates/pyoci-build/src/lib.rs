@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod git;
 mod plan;
 mod projectpkg;
 
@@ -41,6 +42,7 @@ use pyoci_wheel::{IndexClient, VenvLayout};
 use sha2::{Digest, Sha256};
 
 pub use error::BuildError;
+pub use git::GitPin;
 pub use plan::{ImagePlan, RunConfig, WheelPin};
 
 use crate::error::io_err;
@@ -121,10 +123,15 @@ fn plan_with_base(
     )?;
     let client = IndexClient::new(ctx.fetcher.clone(), vec![index])?;
     let mut wheels = Vec::new();
+    let mut git = Vec::new();
     for package in selected {
-        wheels.push(plan::pin_wheel(package, &target, &client)?);
+        match git::pin(package)? {
+            Some(pin) => git.push(pin),
+            None => wheels.push(plan::pin_wheel(package, &target, &client)?),
+        }
     }
     wheels.sort_by(|a, b| a.name.cmp(&b.name));
+    git.sort_by(|a, b| a.name.cmp(&b.name));
     let settings = &project.pyoci;
     let venv = settings.venv.trim_end_matches('/').to_string();
     let has_backend = project.build_system.is_some() || project.poetry.is_some();
@@ -161,6 +168,7 @@ fn plan_with_base(
         target: pyoci_wheel::describe_target(&target),
         venv,
         wheels,
+        git,
         project_install: if has_backend { "package" } else { "copy" }.to_string(),
         config: RunConfig {
             entrypoint,
@@ -245,6 +253,12 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     for wheel in &plan.wheels {
         key.update(format!("{}\0{}\0", wheel.filename, wheel.sha256));
     }
+    for pin in &plan.git {
+        key.update(format!(
+            "git\0{}\0{}\0{:?}\0",
+            pin.url, pin.commit, pin.subdirectory
+        ));
+    }
     let (deps_layer, deps_hit) = layers.get_or_build(&hex::encode(key.finalize()), |out| {
         let staging = ctx.cache.temp_dir().map_err(layer_err)?;
         let venv = venv(staging.path());
@@ -260,6 +274,10 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
                     .map_err(|e| layer_err(BuildError::from(pyoci_fetch::FetchError::Io(e))))?;
             }
             pyoci_wheel::install_wheel(&named, &venv).map_err(layer_err)?;
+        }
+        for pin in &plan.git {
+            let wheel = git::pack(ctx.cache, pin, links.path()).map_err(layer_err)?;
+            pyoci_wheel::install_wheel(&wheel, &venv).map_err(layer_err)?;
         }
         if options.compile {
             ctx.reporter.phase("compiling bytecode");

@@ -68,6 +68,8 @@ pub struct ImagePlan {
     pub venv: String,
     /// Third-party wheels, sorted by name.
     pub wheels: Vec<WheelPin>,
+    /// Dependencies from git, packed on the host at the pinned commit.
+    pub git: Vec<crate::git::GitPin>,
     /// How the project itself is installed: `package` (into the venv) or `copy` (to /app).
     pub project_install: String,
     /// Run-time settings.
@@ -145,12 +147,7 @@ pub(crate) fn pin_wheel(
 ) -> Result<WheelPin, BuildError> {
     match &package.source {
         PackageSource::Registry { .. } => {}
-        PackageSource::Git { .. } => {
-            return Err(BuildError::UnsupportedSource {
-                package: package.name.clone(),
-                source_kind: "a git repository",
-            })
-        }
+        PackageSource::Git { .. } => unreachable!("git dependencies are pinned by `git::pin`"),
         PackageSource::Path { .. } => {
             return Err(BuildError::UnsupportedSource {
                 package: package.name.clone(),

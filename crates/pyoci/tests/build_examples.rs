@@ -304,3 +304,142 @@ fn malformed_pyproject_names_the_file_and_line() {
     assert!(err.contains("pyproject.toml"), "{err}");
     assert!(err.contains("line 3") || err.contains(":3"), "{err}");
 }
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    run_ok(
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=pyoci", "-c", "user.email=pyoci@localhost"])
+            .args(args),
+    );
+}
+
+#[test]
+fn a_git_dependency_is_fetched_at_the_locked_commit_and_leaves_no_trace() {
+    if !online() || !require("a Docker engine", docker_available()) {
+        return;
+    }
+    let Some(uv) = uv() else {
+        require("uv (installed with pip into a test venv)", false);
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A private library in a local git repository.
+    let repo = dir.path().join("greetlib");
+    write(
+        &repo.join("pyproject.toml"),
+        "[project]\nname = \"greetlib\"\nversion = \"1.0.0\"\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+    );
+    write(
+        &repo.join("src/greetlib/__init__.py"),
+        "def greet(name):\n    return f\"hi {name} from git\"\n",
+    );
+    git(&repo, &["init", "--quiet"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "v1"]);
+    // A later commit the lock does not pin.
+    write(
+        &repo.join("src/greetlib/__init__.py"),
+        "def greet(name):\n    return 'wrong commit'\n",
+    );
+    let url = format!("git+file://{}", repo.display());
+    let app = dir.path().join("git-app");
+    write(
+        &app.join("pyproject.toml"),
+        &format!(
+            "[project]\nname = \"git-app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\"greetlib @ {url}\"]\n\n[project.scripts]\ngit-app = \"git_app:main\"\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n"
+        ),
+    );
+    write(
+        &app.join("src/git_app/__init__.py"),
+        "import sys\nfrom greetlib import greet\n\ndef main():\n    print(greet(sys.argv[1]))\n",
+    );
+    run_ok(
+        std::process::Command::new(&uv)
+            .arg("lock")
+            .current_dir(&app),
+    );
+    git(&repo, &["commit", "--quiet", "-am", "v2"]);
+
+    let tag = "pyoci-test/git-app:e2e";
+    let layout = dir.path().join("layout");
+    run_ok(pyoci().args([
+        "build",
+        app.to_str().unwrap(),
+        "--quiet",
+        "--output",
+        &format!("oci:{}", layout.display()),
+        "--load",
+        tag,
+    ]));
+    let out = run_ok(docker().args(["run", "--rm", "--read-only", tag, "pyoci"]));
+    docker_rmi(tag);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hi pyoci from git"
+    );
+    // No layer holds git metadata or the repository's location.
+    let needle = repo.display().to_string();
+    for layer in pyoci_oci::open_image_layers(&pyoci_oci::Output::OciDir(layout)).unwrap() {
+        let mut archive = tar::Archive::new(layer);
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            assert!(
+                !path.split('/').any(|c| c == ".git"),
+                "git metadata in a layer: {path}"
+            );
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&needle),
+                "{path} names the repository"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pylock_toml_made_at_test_time_builds_and_runs() {
+    if !online() || !require("a Docker engine", docker_available()) {
+        return;
+    }
+    let Some(uv) = uv() else {
+        require("uv (installed with pip into a test venv)", false);
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let project = copy_example("cli-app", dir.path());
+    run_ok(
+        std::process::Command::new(&uv)
+            .arg("lock")
+            .current_dir(&project),
+    );
+    run_ok(
+        std::process::Command::new(&uv)
+            .args([
+                "export",
+                "--quiet",
+                "--format",
+                "pylock.toml",
+                "--no-emit-project",
+                "-o",
+                "pylock.toml",
+            ])
+            .current_dir(&project),
+    );
+    std::fs::remove_file(project.join("uv.lock")).unwrap();
+    let tag = "pyoci-test/pylock-app:e2e";
+    let out = run_ok(pyoci().args(["build", project.to_str().unwrap(), "--json", "--load", tag]));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["lockfile"], "pylock.toml");
+    let out = run_ok(docker().args(["run", "--rm", "--read-only", tag, "hello", "pylock"]));
+    docker_rmi(tag);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, pylock");
+}
