@@ -25,8 +25,18 @@ pub struct GitPin {
     pub subdirectory: Option<String>,
 }
 
-/// The git pin of a locked package, if it comes from git.
-pub(crate) fn pin(package: &LockedPackage) -> Result<Option<GitPin>, BuildError> {
+/// The pin of a locked package that is packed on the host: from git (at
+/// its commit), or a local path (`commit` empty, `url` the directory,
+/// relative paths taken from the lockfile's directory).
+pub(crate) fn pin(package: &LockedPackage, lock_dir: &Path) -> Result<Option<GitPin>, BuildError> {
+    if let PackageSource::Path { path, .. } = &package.source {
+        return Ok(Some(GitPin {
+            name: package.name.clone(),
+            url: lock_dir.join(path).to_string_lossy().into_owned(),
+            commit: String::new(),
+            subdirectory: None,
+        }));
+    }
     let PackageSource::Git {
         url,
         commit,
@@ -100,13 +110,34 @@ pub(crate) fn checkout(cache: &pyoci_fetch::Cache, pin: &GitPin) -> Result<PathB
     })
 }
 
-/// Packs the checkout's package as a pure-Python wheel in `out_dir`.
+/// Packs a git or path dependency as a pure-Python wheel in `out_dir`.
 pub(crate) fn pack(
     cache: &pyoci_fetch::Cache,
     pin: &GitPin,
     out_dir: &Path,
 ) -> Result<PathBuf, BuildError> {
-    let source = checkout(cache, pin)?;
+    // A local path dependency has no commit: pack the directory as it is.
+    let source = if pin.commit.is_empty() {
+        PathBuf::from(&pin.url)
+    } else {
+        checkout(cache, pin)?
+    };
     let project = Project::load(&source)?;
     crate::projectpkg::pack_wheel(&project, out_dir)
+}
+
+/// What decides a pinned dependency's files: its commit, or for a local path
+/// the hash of the files it packs.
+pub(crate) fn content_key(pin: &GitPin) -> Result<String, BuildError> {
+    if !pin.commit.is_empty() {
+        return Ok(pin.commit.clone());
+    }
+    let project = Project::load(Path::new(&pin.url))?;
+    let mut hasher = Sha256::new();
+    for (source, rel) in crate::projectpkg::project_files(&project)? {
+        hasher.update(rel.as_bytes());
+        hasher.update(fs_err::read(&source).map_err(io_err("read", &source))?);
+    }
+    hasher.update(format!("{:?}\0{:?}", project.version, project.scripts));
+    Ok(hex::encode(hasher.finalize()))
 }

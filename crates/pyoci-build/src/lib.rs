@@ -121,11 +121,32 @@ fn plan_with_base(
         options.index_url.as_deref(),
         &plan::project_indexes(project, &lock.index_urls),
     )?;
-    let client = IndexClient::new(ctx.fetcher.clone(), vec![index])?;
+    // The discovered (or given) index first, then the project's extra ones.
+    let mut indexes = vec![index];
+    let extra = project
+        .pyoci
+        .extra_index_urls
+        .iter()
+        .chain(project.uv.extra_index_url.iter())
+        .chain(
+            project
+                .uv
+                .index
+                .iter()
+                .filter(|i| !i.default)
+                .map(|i| &i.url),
+        );
+    for url in extra {
+        let url = pyoci_wheel::IndexUrl::parse(url.as_str())?;
+        if !indexes.iter().any(|i| i.url() == url.url()) {
+            indexes.push(url);
+        }
+    }
+    let client = IndexClient::new(ctx.fetcher.clone(), indexes)?;
     let mut wheels = Vec::new();
     let mut git = Vec::new();
     for package in selected {
-        match git::pin(package)? {
+        match git::pin(package, lock.path.parent().unwrap_or(Path::new(".")))? {
             Some(pin) => git.push(pin),
             None => wheels.push(plan::pin_wheel(package, &target, &client)?),
         }
@@ -256,7 +277,9 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     for pin in &plan.git {
         key.update(format!(
             "git\0{}\0{}\0{:?}\0",
-            pin.url, pin.commit, pin.subdirectory
+            pin.url,
+            git::content_key(pin)?,
+            pin.subdirectory
         ));
     }
     let (deps_layer, deps_hit) = layers.get_or_build(&hex::encode(key.finalize()), |out| {

@@ -68,7 +68,7 @@ pub struct ImagePlan {
     pub venv: String,
     /// Third-party wheels, sorted by name.
     pub wheels: Vec<WheelPin>,
-    /// Dependencies from git, packed on the host at the pinned commit.
+    /// Dependencies from git (packed on the host at the pinned commit) and from local paths.
     pub git: Vec<crate::git::GitPin>,
     /// How the project itself is installed: `package` (into the venv) or `copy` (to /app).
     pub project_install: String,
@@ -148,12 +148,7 @@ pub(crate) fn pin_wheel(
     match &package.source {
         PackageSource::Registry { .. } => {}
         PackageSource::Git { .. } => unreachable!("git dependencies are pinned by `git::pin`"),
-        PackageSource::Path { .. } => {
-            return Err(BuildError::UnsupportedSource {
-                package: package.name.clone(),
-                source_kind: "a local path",
-            })
-        }
+        PackageSource::Path { .. } => unreachable!("path dependencies are pinned by `git::pin`"),
         PackageSource::DirectUrl { .. } => {
             return Err(BuildError::UnsupportedSource {
                 package: package.name.clone(),

@@ -443,3 +443,57 @@ fn a_pylock_toml_made_at_test_time_builds_and_runs() {
     docker_rmi(tag);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, pylock");
 }
+
+#[test]
+fn a_path_dependency_is_installed_and_its_changes_rebuild_the_venv() {
+    if !online() {
+        return;
+    }
+    let Some(uv) = uv() else {
+        require("uv (installed with pip into a test venv)", false);
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("greetlib");
+    write(
+        &lib.join("pyproject.toml"),
+        "[project]\nname = \"greetlib\"\nversion = \"1.0.0\"\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+    );
+    write(&lib.join("src/greetlib/__init__.py"), "GREETING = 'one'\n");
+    let app = dir.path().join("path-app");
+    write(
+        &app.join("pyproject.toml"),
+        "[project]\nname = \"path-app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\"greetlib\"]\n\n[tool.uv.sources]\ngreetlib = { path = \"../greetlib\" }\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+    );
+    write(&app.join("src/path_app/__init__.py"), "import greetlib\n");
+    run_ok(
+        std::process::Command::new(&uv)
+            .arg("lock")
+            .current_dir(&app),
+    );
+    let build = |name: &str| -> serde_json::Value {
+        let out = run_ok(pyoci().args([
+            "build",
+            app.to_str().unwrap(),
+            "--json",
+            "--output",
+            &format!("oci:{}", dir.path().join(name).display()),
+        ]));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = build("one");
+    write(&lib.join("src/greetlib/__init__.py"), "GREETING = 'two'\n");
+    let second = build("two");
+    let cached: Vec<bool> = second["cached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cached"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        cached,
+        [true, false, true],
+        "a changed path dependency rebuilds the venv layer only: {second}"
+    );
+    assert_ne!(first["digest"], second["digest"]);
+}
