@@ -64,7 +64,16 @@ pub struct BuildOptions {
     pub user: Option<String>,
     /// Compile bytecode for the venv and the project.
     pub compile: bool,
+    /// A wheel at least this large (bytes) gets a layer of its own.
+    pub large_wheel_bytes: u64,
+    /// At most this many wheels get layers of their own (the largest).
+    pub max_wheel_layers: usize,
 }
+
+/// The default size from which a wheel gets a layer of its own: 16 MB.
+pub const DEFAULT_LARGE_WHEEL_BYTES: u64 = 16_000_000;
+/// The default layer budget for large wheels.
+pub const DEFAULT_MAX_WHEEL_LAYERS: usize = 8;
 
 impl BuildOptions {
     /// Defaults: the lock found in the directory, production dependencies only.
@@ -77,11 +86,16 @@ impl BuildOptions {
             index_url: None,
             user: None,
             compile: true,
+            large_wheel_bytes: DEFAULT_LARGE_WHEEL_BYTES,
+            max_wheel_layers: DEFAULT_MAX_WHEEL_LAYERS,
         }
     }
 }
 
 /// A built image and the plan it came from.
+///
+/// Layers, bottom up: the base, one per large wheel, the rest of the venv,
+/// the project.
 #[derive(Debug, Clone)]
 pub struct BuiltImage {
     /// The image.
@@ -261,18 +275,82 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         )
     };
 
-    // The third-party venv.
-    let mut key = Sha256::new();
-    key.update(format!(
-        "pyoci-venv-v1\0{}\0{}\0{}\0{:?}\0{}\0",
-        plan.venv,
-        plan.python_full_version,
-        options.compile,
-        options.base.compression,
-        options.base.epoch
-    ));
-    for wheel in &plan.wheels {
-        key.update(format!("{}\0{}\0", wheel.filename, wheel.sha256));
+    // Every wheel, hash-checked, in the content-addressed cache.
+    let downloaded = download_all(ctx, &plan.wheels)?;
+    let links = ctx.cache.temp_dir()?;
+    let mut named = Vec::new();
+    for (pin, path) in plan.wheels.iter().zip(&downloaded) {
+        let link = links.path().join(&pin.filename);
+        if std::fs::hard_link(path, &link).is_err() {
+            fs_err::copy(path, &link).map_err(io_err("copy", path))?;
+        }
+        let size = fs_err::metadata(&link)
+            .map_err(io_err("read", &link))?
+            .len();
+        named.push((pin, link, size));
+    }
+    // Large wheels (numpy, torch…) get layers of their own, so a change
+    // elsewhere in the lock never re-uploads them. A wheel is large by its
+    // own size alone, so the split does not move when another entry changes.
+    let mut large: Vec<usize> = (0..named.len())
+        .filter(|&i| named[i].2 >= options.large_wheel_bytes)
+        .collect();
+    large.sort_by(|&a, &b| named[b].2.cmp(&named[a].2).then(a.cmp(&b)));
+    large.truncate(options.max_wheel_layers);
+    large.sort();
+    let venv_key = |tag: &str| {
+        let mut key = Sha256::new();
+        key.update(format!(
+            "{tag}\0{}\0{}\0{}\0{:?}\0{}\0",
+            plan.venv,
+            plan.python_full_version,
+            options.compile,
+            options.base.compression,
+            options.base.epoch
+        ));
+        key
+    };
+    let install = |root: &Path,
+                   wheels: &[&PathBuf],
+                   pins: &[GitPin],
+                   skeleton: bool|
+     -> Result<(), BuildError> {
+        let venv = venv(root);
+        if skeleton {
+            pyoci_wheel::write_venv_skeleton(&venv)?;
+        }
+        for wheel in wheels {
+            pyoci_wheel::install_wheel(wheel, &venv)?;
+        }
+        for pin in pins {
+            let wheel = git::pack(ctx.cache, pin, links.path())?;
+            pyoci_wheel::install_wheel(&wheel, &venv)?;
+        }
+        if options.compile {
+            ctx.reporter.phase("compiling bytecode");
+            compile(root, &venv.site_packages(), interpreter(&base_tree))?;
+        }
+        Ok(())
+    };
+    let mut wheel_layers = Vec::new();
+    for &i in &large {
+        let (pin, path, _) = &named[i];
+        let mut key = venv_key("pyoci-wheel-v1");
+        key.update(format!("{}\0{}\0", pin.filename, pin.sha256));
+        let (layer, hit) = layers.get_or_build(&hex::encode(key.finalize()), |out| {
+            let staging = ctx.cache.temp_dir().map_err(layer_err)?;
+            ctx.reporter.phase(&format!("installing {}", pin.filename));
+            install(staging.path(), &[path], &[], false).map_err(layer_err)?;
+            pyoci_layer::write_layer(staging.path(), &layer_options, out)
+        })?;
+        wheel_layers.push((pin.name.clone(), layer, hit));
+    }
+
+    // The rest of the third-party venv.
+    let mut key = venv_key("pyoci-venv-v2");
+    let rest: Vec<usize> = (0..named.len()).filter(|i| !large.contains(i)).collect();
+    for &i in &rest {
+        key.update(format!("{}\0{}\0", named[i].0.filename, named[i].0.sha256));
     }
     for pin in &plan.git {
         key.update(format!(
@@ -284,33 +362,12 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     }
     let (deps_layer, deps_hit) = layers.get_or_build(&hex::encode(key.finalize()), |out| {
         let staging = ctx.cache.temp_dir().map_err(layer_err)?;
-        let venv = venv(staging.path());
-        pyoci_wheel::write_venv_skeleton(&venv).map_err(layer_err)?;
-        let wheels = download_all(ctx, &plan.wheels).map_err(layer_err)?;
-        ctx.reporter
-            .phase(&format!("installing {} wheels", wheels.len()));
-        let links = ctx.cache.temp_dir().map_err(layer_err)?;
-        for (pin, path) in plan.wheels.iter().zip(&wheels) {
-            let named = links.path().join(&pin.filename);
-            if std::fs::hard_link(path, &named).is_err() {
-                fs_err::copy(path, &named)
-                    .map_err(|e| layer_err(BuildError::from(pyoci_fetch::FetchError::Io(e))))?;
-            }
-            pyoci_wheel::install_wheel(&named, &venv).map_err(layer_err)?;
-        }
-        for pin in &plan.git {
-            let wheel = git::pack(ctx.cache, pin, links.path()).map_err(layer_err)?;
-            pyoci_wheel::install_wheel(&wheel, &venv).map_err(layer_err)?;
-        }
-        if options.compile {
-            ctx.reporter.phase("compiling bytecode");
-            compile(
-                staging.path(),
-                &venv.site_packages(),
-                interpreter(&base_tree),
-            )
-            .map_err(layer_err)?;
-        }
+        ctx.reporter.phase(&format!(
+            "installing {} wheels",
+            rest.len() + plan.git.len()
+        ));
+        let wheels: Vec<&PathBuf> = rest.iter().map(|&i| &named[i].1).collect();
+        install(staging.path(), &wheels, &plan.git, true).map_err(layer_err)?;
         ctx.reporter.phase("writing the dependencies layer");
         pyoci_layer::write_layer(staging.path(), &layer_options, out)
     })?;
@@ -381,15 +438,30 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         })?;
     ctx.reporter.phase("");
 
-    let image = describe(&plan, options, base.image, deps_layer, project_layer);
+    let mut cached = vec![("base".to_string(), base.layer_cached)];
+    cached.extend(
+        wheel_layers
+            .iter()
+            .map(|(name, _, hit)| (format!("wheel:{name}"), *hit)),
+    );
+    cached.push(("dependencies".to_string(), deps_hit));
+    cached.push(("project".to_string(), project_hit));
+    let wheel_layers = wheel_layers
+        .into_iter()
+        .map(|(name, layer, _)| (name, layer))
+        .collect();
+    let image = describe(
+        &plan,
+        options,
+        base.image,
+        wheel_layers,
+        deps_layer,
+        project_layer,
+    );
     Ok(BuiltImage {
         image,
         plan,
-        cached: vec![
-            ("base".to_string(), base.layer_cached),
-            ("dependencies".to_string(), deps_hit),
-            ("project".to_string(), project_hit),
-        ],
+        cached,
     })
 }
 
@@ -490,10 +562,19 @@ fn describe(
     plan: &ImagePlan,
     options: &BuildOptions,
     base: Image,
+    wheel_layers: Vec<(String, pyoci_layer::Layer)>,
     deps: pyoci_layer::Layer,
     project: pyoci_layer::Layer,
 ) -> Image {
     let mut image = base;
+    for (name, layer) in wheel_layers {
+        image.layers.push(layer);
+        image.history.push(History {
+            created_by: format!("pyoci build: the {name} wheel (a layer of its own)"),
+            comment: None,
+            empty_layer: false,
+        });
+    }
     image.layers.push(deps);
     image.layers.push(project);
     image.history.push(History {

@@ -111,6 +111,12 @@ pub struct BuildArgs {
     /// The user the image runs as [default: `[tool.pyoci] user`, else 65532]
     #[arg(long)]
     pub user: Option<String>,
+    /// A wheel at least this large (bytes) gets a layer of its own
+    #[arg(long, env = "PYOCI_LARGE_WHEEL_BYTES", default_value_t = pyoci_build::DEFAULT_LARGE_WHEEL_BYTES)]
+    pub large_wheel_bytes: u64,
+    /// At most this many large wheels get layers of their own (the largest)
+    #[arg(long, default_value_t = pyoci_build::DEFAULT_MAX_WHEEL_LAYERS)]
+    pub max_wheel_layers: usize,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,8 @@ pub const PYOCI_DEBIAN_MIRROR: &str = "PYOCI_DEBIAN_MIRROR";
 pub const PYOCI_KEYRING: &str = "PYOCI_KEYRING";
 /// The fixed timestamp of every file and of the image (reproducible builds).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// The size (bytes) from which a wheel gets a layer of its own (`--large-wheel-bytes`).
+pub const PYOCI_LARGE_WHEEL_BYTES: &str = "PYOCI_LARGE_WHEEL_BYTES";
 /// XDG base directory for caches.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// A PEM bundle of extra trusted CAs (read by the HTTP client).

@@ -188,7 +188,12 @@ fn a_code_change_rebuilds_only_the_project_layer() {
     let first = build("one");
     let init = project.join("src/flask_app/__init__.py");
     let mut code = std::fs::read_to_string(&init).unwrap();
-    code.push_str("\n# a change\n");
+    // Unique per run: the test cache outlives a run, and must not already hold it.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    code.push_str(&format!("\n# a change made at {nanos}\n"));
     std::fs::write(&init, code).unwrap();
     let second = build("two");
     let cached: Vec<bool> = second["cached"]
@@ -496,4 +501,58 @@ fn a_path_dependency_is_installed_and_its_changes_rebuild_the_venv() {
         "a changed path dependency rebuilds the venv layer only: {second}"
     );
     assert_ne!(first["digest"], second["digest"]);
+}
+
+#[test]
+fn large_wheels_get_layers_of_their_own() {
+    if !online() || !require("a Docker engine", docker_available()) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "pyoci-test/fastapi-split:e2e";
+    let build = |name: &str| -> serde_json::Value {
+        let out = run_ok(pyoci().args([
+            "build",
+            examples().join("fastapi-app").to_str().unwrap(),
+            "--json",
+            "--large-wheel-bytes",
+            "2500000",
+            "--max-wheel-layers",
+            "2",
+            "--output",
+            &format!("oci:{}", dir.path().join(name).display()),
+            "--load",
+            tag,
+        ]));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = build("one");
+    let names: Vec<String> = first["cached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["layer"].as_str().unwrap().to_string())
+        .collect();
+    // The two largest wheels over 2.5 MB, in name order, between the base and the venv.
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names[0], "base");
+    assert!(
+        names[1].starts_with("wheel:") && names[2].starts_with("wheel:"),
+        "{names:?}"
+    );
+    assert_eq!(names[3..], ["dependencies", "project"]);
+    let second = build("two");
+    assert!(
+        second["cached"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["cached"] == true),
+        "{second}"
+    );
+    assert_eq!(first["digest"], second["digest"]);
+    let (container, port) = run_detached(tag);
+    let (status, body) = http_get(port, "/");
+    cleanup(&container, tag);
+    assert_eq!(status, 200, "{body}");
 }

@@ -56,6 +56,8 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
     options.compile = !args.runtime.no_compile;
     options.index_url = args.index_url.clone();
     options.user = args.user.clone();
+    options.large_wheel_bytes = args.large_wheel_bytes;
+    options.max_wheel_layers = args.max_wheel_layers;
     options.lock = match &args.lockfile {
         Some(path) => LockSelection::Path(path.clone()),
         None => LockSelection::Auto,
