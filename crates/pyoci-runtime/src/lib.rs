@@ -496,7 +496,7 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
     let mut annotations = BTreeMap::new();
     annotations.insert(
         "org.opencontainers.image.created".into(),
-        rfc3339(options.epoch),
+        pyoci_oci::rfc3339(options.epoch),
     );
     annotations.insert(
         "org.opencontainers.image.title".into(),
@@ -566,37 +566,13 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
     }
 }
 
-/// Formats seconds since the epoch as RFC 3339 UTC.
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rfc3339_formats_known_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(DEFAULT_EPOCH), "2024-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    fn default_epoch_is_2024() {
+        assert_eq!(pyoci_oci::rfc3339(DEFAULT_EPOCH), "2024-01-01T00:00:00Z");
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub struct OutputArgs {
     /// Load the image into the local Docker engine under NAME:TAG
     #[arg(long, value_name = "NAME:TAG")]
     pub load: Option<String>,
-    /// The image's name in archives and layouts (default: the --load name, else a name from the project)
+    /// The image's name in archives and layouts (default: the --load name, else one made from the input)
     #[arg(long, short, value_name = "NAME:TAG")]
     pub tag: Option<String>,
 }
@@ -124,33 +124,13 @@ pub struct BaseArgs {
     /// Python version: 3.11 (Debian bookworm) or 3.13 (Debian trixie)
     #[arg(long, default_value = "3.11")]
     pub python: String,
-    /// Target platform: linux/amd64, linux/arm64 or linux/arm/v7
-    #[arg(long)]
-    pub platform: Option<String>,
-    /// Where to write the image: oci:DIR, oci-archive:FILE or docker-archive:FILE (repeatable)
-    #[arg(long, short, value_name = "TRANSPORT:PATH")]
-    pub output: Vec<String>,
-    /// Load the image into the local Docker engine under NAME:TAG
-    #[arg(long, value_name = "NAME:TAG")]
-    pub load: Option<String>,
-    /// The image's name for archive and layout outputs (default: the --load name, else pyoci/python:X.Y)
-    #[arg(long, short, value_name = "NAME:TAG")]
-    pub tag: Option<String>,
-    /// Debian mirror URL [env: PYOCI_DEBIAN_MIRROR; default: the host's apt sources]
-    #[arg(long, value_name = "URL")]
-    pub debian_mirror: Option<String>,
-    /// OpenPGP keyring that signs the suite [env: PYOCI_KEYRING; default: the host's Debian archive keyring]
-    #[arg(long, value_name = "FILE")]
-    pub keyring: Option<PathBuf>,
-    /// Layer compression
-    #[arg(long, value_enum, default_value = "gzip")]
-    pub compression: CompressionArg,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     /// Add busybox for a shell (for debugging)
     #[arg(long)]
     pub debug: bool,
-    /// Do not compile the standard library to bytecode
-    #[arg(long)]
-    pub no_compile: bool,
     /// Extra Debian packages to install, with their dependencies (repeatable)
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,

@@ -5,46 +5,30 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use pyoci_fetch::{Cache, FetchOptions, Fetcher};
-use pyoci_layer::Compression;
-use pyoci_oci::Platform;
-use pyoci_runtime::{build_base, BaseOptions, Context, PythonRuntime};
+use pyoci_runtime::{build_base, Context, PythonRuntime};
 use serde_json::json;
 
+use super::build::base_options;
 use super::output::{human, parse_outputs, write_all};
-use crate::cli::{BaseArgs, CompressionArg, GlobalArgs};
+use crate::cli::{BaseArgs, GlobalArgs};
 use crate::reporter::BarReporter;
 use crate::settings;
 
 pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let python = PythonRuntime::lookup(&args.python)?;
-    let platform: Platform = match &args.platform {
-        Some(p) => p.parse()?,
-        None => Platform::host(),
-    };
-    let outputs = parse_outputs(&args.output)?;
-    if outputs.is_empty() && args.load.is_none() {
+    let outputs = parse_outputs(&args.out.output)?;
+    if outputs.is_empty() && args.out.load.is_none() {
         bail!("Nowhere to put the image\nhint: add `--output oci:DIR`, `--output docker-archive:FILE`, or `--load NAME:TAG`");
     }
     let tag = args
+        .out
         .tag
         .clone()
-        .or_else(|| args.load.clone())
+        .or_else(|| args.out.load.clone())
         .unwrap_or_else(|| format!("pyoci/python:{}", python.version));
-
-    let mut options = BaseOptions::new(
-        python,
-        platform,
-        settings::debian_mirror(args.debian_mirror)?,
-    );
-    options.keyring = settings::keyring(args.keyring);
-    options.compression = match args.compression {
-        CompressionArg::Gzip => Compression::Gzip,
-        CompressionArg::Zstd => Compression::Zstd,
-    };
-    options.epoch = settings::epoch()?;
+    let mut options = base_options(python, &args.runtime)?;
     options.debug = args.debug;
-    options.compile = !args.no_compile;
     options.extra_packages = args.packages;
 
     let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
@@ -56,7 +40,7 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
         reporter: &reporter,
     };
     let base = build_base(&ctx, &options)?;
-    let written = write_all(&base.image, &outputs, args.load.as_deref(), &tag)?;
+    let written = write_all(&base.image, &outputs, args.out.load.as_deref(), &tag)?;
 
     let compressed: u64 = base.image.layers.iter().map(|l| l.size).sum();
     let uncompressed: u64 = base.image.layers.iter().map(|l| l.uncompressed_size).sum();
