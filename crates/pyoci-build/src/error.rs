@@ -44,6 +44,16 @@ pub enum BuildError {
         /// What git said.
         output: String,
     },
+    /// No file the index offers for the locked version has a hash the lock lists.
+    #[error("Hash mismatch for `{package}` {version}: none of the index's files has one of the {lockfile_hashes} hashes the lock lists")]
+    HashMismatch {
+        /// The package.
+        package: String,
+        /// The locked version.
+        version: String,
+        /// How many hashes the lock lists for it.
+        lockfile_hashes: usize,
+    },
     /// A locked package has no version.
     #[error("The lock gives no version for `{package}`")]
     NoVersion {
@@ -92,6 +102,9 @@ impl BuildError {
             BuildError::GitUnpinned { .. } => Some("re-create the lock so it records the commit (`uv lock`, `poetry lock`)".into()),
             BuildError::Git { .. } => Some(
                 "check that `git clone URL` works for you here: pyoci uses your git credentials and SSH agent".into(),
+            ),
+            BuildError::HashMismatch { .. } => Some(
+                "the index serves other files than the lock was made from: check `--index-url`, or re-create the lock".into(),
             ),
             BuildError::NoVersion { .. } => Some("re-create the lock (`uv lock`, `poetry lock`)".into()),
             BuildError::NoHash { .. } => Some(

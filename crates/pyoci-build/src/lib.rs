@@ -612,23 +612,56 @@ fn describe(
             .annotations
             .insert("org.opencontainers.image.version".into(), version.clone());
     }
-    if let Some(rev) = git_revision(&options.project_dir) {
+    if let Some(rev) = git_output(&options.project_dir, &["rev-parse", "HEAD"]) {
         image
             .annotations
             .insert("org.opencontainers.image.revision".into(), rev);
     }
+    if let Some(source) = git_output(&options.project_dir, &["remote", "get-url", "origin"]) {
+        image.annotations.insert(
+            "org.opencontainers.image.source".into(),
+            without_credentials(&source),
+        );
+    }
     image
 }
 
-/// The commit of the project's checkout, when it is one.
-fn git_revision(dir: &Path) -> Option<String> {
+/// A remote URL with any `user:password@` removed.
+fn without_credentials(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.has_authority() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// What git says about the project's checkout, when it is one.
+fn git_output(dir: &Path, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["rev-parse", "HEAD"])
+        .args(args)
         .output()
         .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn source_annotations_carry_no_credentials() {
+        assert_eq!(
+            super::without_credentials("https://user:token@git.invalid/org/app.git"),
+            "https://git.invalid/org/app.git"
+        );
+        assert_eq!(
+            super::without_credentials("git@git.invalid:org/app.git"),
+            "git@git.invalid:org/app.git"
+        );
+    }
 }

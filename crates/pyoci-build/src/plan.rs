@@ -192,6 +192,25 @@ pub(crate) fn pin_wheel(
         with_urls
     } else {
         let mut files = client.files(&package.name)?;
+        let of_version = |f: &IndexFile| {
+            WheelFilename::parse(&f.filename)
+                .is_ok_and(|w| normalize_version(&w.version) == normalize_version(&version))
+        };
+        let matches_lock = |f: &IndexFile| {
+            f.sha256
+                .as_deref()
+                .is_some_and(|h| locked_hashes.binary_search(&h.to_ascii_lowercase()).is_ok())
+        };
+        if !locked_hashes.is_empty()
+            && files.iter().any(of_version)
+            && !files.iter().any(|f| of_version(f) && matches_lock(f))
+        {
+            return Err(BuildError::HashMismatch {
+                package: package.name.clone(),
+                version: version.clone(),
+                lockfile_hashes: locked_hashes.len(),
+            });
+        }
         if !locked_hashes.is_empty() {
             files.retain(|f| {
                 f.sha256

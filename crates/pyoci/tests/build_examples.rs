@@ -556,3 +556,37 @@ fn large_wheels_get_layers_of_their_own() {
     cleanup(&container, tag);
     assert_eq!(status, 200, "{body}");
 }
+
+#[test]
+fn a_lock_hash_the_index_does_not_serve_is_a_hash_mismatch() {
+    if !online() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = copy_example("flask-app", dir.path());
+    let requirements = project.join("requirements.txt");
+    let text = std::fs::read_to_string(&requirements).unwrap();
+    // Replace every hash of blinker with a wrong one.
+    let mut in_blinker = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if !line.starts_with(' ') && !line.starts_with('#') {
+                in_blinker = line.starts_with("blinker==");
+            }
+            match (in_blinker, line.find("--hash=sha256:")) {
+                (true, Some(at)) => format!(
+                    "{}--hash=sha256:{}{}",
+                    &line[..at],
+                    "0".repeat(64),
+                    if line.ends_with('\\') { " \\" } else { "" }
+                ),
+                _ => line.to_string(),
+            }
+        })
+        .collect();
+    std::fs::write(&requirements, lines.join("\n") + "\n").unwrap();
+    let err = run_err(pyoci().args(["plan", project.to_str().unwrap()]));
+    assert!(err.contains("Hash mismatch for `blinker`"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
