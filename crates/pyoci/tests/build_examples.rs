@@ -56,6 +56,30 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
     }
 }
 
+/// `pyoci build PROJECT --json --output oci:OUT EXTRA…`, parsed.
+fn build_json(project: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = run_ok(
+        pyoci()
+            .arg("build")
+            .arg(project)
+            .arg("--json")
+            .arg("--output")
+            .arg(format!("oci:{}", out.display()))
+            .args(extra),
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Per layer of a `--json` summary: whether it came from the cache.
+fn cached_flags(summary: &serde_json::Value) -> Vec<bool> {
+    summary["cached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cached"].as_bool().unwrap())
+        .collect()
+}
+
 fn cleanup(container: &str, tag: &str) {
     let _ = docker().args(["rm", "-f", container]).output();
     docker_rmi(tag);
@@ -175,16 +199,7 @@ fn a_code_change_rebuilds_only_the_project_layer() {
     }
     let dir = tempfile::tempdir().unwrap();
     let project = copy_example("flask-app", dir.path());
-    let build = |name: &str| -> serde_json::Value {
-        let out = run_ok(pyoci().args([
-            "build",
-            project.to_str().unwrap(),
-            "--json",
-            "--output",
-            &format!("oci:{}", dir.path().join(name).display()),
-        ]));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let build = |name: &str| build_json(&project, &dir.path().join(name), &[]);
     let first = build("one");
     let init = project.join("src/flask_app/__init__.py");
     let mut code = std::fs::read_to_string(&init).unwrap();
@@ -196,12 +211,7 @@ fn a_code_change_rebuilds_only_the_project_layer() {
     code.push_str(&format!("\n# a change made at {nanos}\n"));
     std::fs::write(&init, code).unwrap();
     let second = build("two");
-    let cached: Vec<bool> = second["cached"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["cached"].as_bool().unwrap())
-        .collect();
+    let cached = cached_flags(&second);
     assert_eq!(cached, [true, true, false], "{second}");
     let digests = |v: &serde_json::Value| -> Vec<String> {
         v["layers"]
@@ -476,25 +486,11 @@ fn a_path_dependency_is_installed_and_its_changes_rebuild_the_venv() {
             .arg("lock")
             .current_dir(&app),
     );
-    let build = |name: &str| -> serde_json::Value {
-        let out = run_ok(pyoci().args([
-            "build",
-            app.to_str().unwrap(),
-            "--json",
-            "--output",
-            &format!("oci:{}", dir.path().join(name).display()),
-        ]));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let build = |name: &str| build_json(&app, &dir.path().join(name), &[]);
     let first = build("one");
     write(&lib.join("src/greetlib/__init__.py"), "GREETING = 'two'\n");
     let second = build("two");
-    let cached: Vec<bool> = second["cached"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["cached"].as_bool().unwrap())
-        .collect();
+    let cached = cached_flags(&second);
     assert_eq!(
         cached,
         [true, false, true],
@@ -510,22 +506,16 @@ fn large_wheels_get_layers_of_their_own() {
     }
     let dir = tempfile::tempdir().unwrap();
     let tag = "pyoci-test/fastapi-split:e2e";
-    let build = |name: &str| -> serde_json::Value {
-        let out = run_ok(pyoci().args([
-            "build",
-            examples().join("fastapi-app").to_str().unwrap(),
-            "--json",
-            "--large-wheel-bytes",
-            "2500000",
-            "--max-wheel-layers",
-            "2",
-            "--output",
-            &format!("oci:{}", dir.path().join(name).display()),
-            "--load",
-            tag,
-        ]));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let app = examples().join("fastapi-app");
+    let split = [
+        "--large-wheel-bytes",
+        "2500000",
+        "--max-wheel-layers",
+        "2",
+        "--load",
+        tag,
+    ];
+    let build = |name: &str| build_json(&app, &dir.path().join(name), &split);
     let first = build("one");
     let names: Vec<String> = first["cached"]
         .as_array()
@@ -542,14 +532,7 @@ fn large_wheels_get_layers_of_their_own() {
     );
     assert_eq!(names[3..], ["dependencies", "project"]);
     let second = build("two");
-    assert!(
-        second["cached"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["cached"] == true),
-        "{second}"
-    );
+    assert!(cached_flags(&second).iter().all(|&c| c), "{second}");
     assert_eq!(first["digest"], second["digest"]);
     let (container, port) = run_detached(tag);
     let (status, body) = http_get(port, "/");
