@@ -78,28 +78,44 @@ pub fn write_ld_so_cache(
     debian_arch: &str,
     triplet: &str,
 ) -> Result<usize, RuntimeError> {
+    write_ld_so_cache_layered(&[root], root, debian_arch, triplet)
+}
+
+/// Like [`write_ld_so_cache`] for an image of several trees stacked like
+/// layers (the first wins, as the upper layer does): lists the libraries of
+/// all of them and writes the cache into `out_root`.
+pub fn write_ld_so_cache_layered(
+    roots: &[&Path],
+    out_root: &Path,
+    debian_arch: &str,
+    triplet: &str,
+) -> Result<usize, RuntimeError> {
     let mut libs: BTreeMap<String, String> = BTreeMap::new();
     for dir in [format!("/usr/lib/{triplet}"), "/usr/lib".to_string()] {
-        let host_dir = root.join(dir.trim_start_matches('/'));
-        let Ok(entries) = std::fs::read_dir(&host_dir) else {
-            continue;
-        };
-        let mut names: Vec<String> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("lib") && n.contains(".so"))
-            .collect();
-        names.sort();
-        for name in names {
+        let mut names: BTreeMap<String, &Path> = BTreeMap::new();
+        for root in roots {
+            let host_dir = root.join(dir.trim_start_matches('/'));
+            let Ok(entries) = std::fs::read_dir(&host_dir) else {
+                continue;
+            };
+            for entry in entries.filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("lib") && name.contains(".so") {
+                    names.entry(name).or_insert(root);
+                }
+            }
+        }
+        for (name, root) in &names {
+            let host_dir = root.join(dir.trim_start_matches('/'));
             // Follow links inside the tree only; read the ELF's SONAME.
-            let Some(bytes) = read_in_tree(root, &host_dir.join(&name)) else {
+            let Some(bytes) = read_in_tree(root, &host_dir.join(name)) else {
                 continue;
             };
             let Ok(elf) = goblin::elf::Elf::parse(&bytes) else {
                 continue;
             };
             if let Some(soname) = elf.soname {
-                if host_dir.join(soname).exists() {
+                if names.contains_key(soname) {
                     libs.entry(soname.to_string())
                         .or_insert_with(|| format!("{dir}/{soname}"));
                 }
@@ -137,7 +153,7 @@ pub fn write_ld_so_cache(
     debug_assert_eq!(out.len(), HEADER_LEN);
     out.extend_from_slice(&table);
     out.extend_from_slice(&strings);
-    let etc = root.join("etc");
+    let etc = out_root.join("etc");
     fs_err::create_dir_all(&etc).map_err(io_err("create", &etc))?;
     let dest = etc.join("ld.so.cache");
     fs_err::write(&dest, out).map_err(io_err("write", &dest))?;

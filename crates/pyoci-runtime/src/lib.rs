@@ -24,6 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod buildenv;
 pub mod compile;
 mod error;
 pub mod fsbase;
@@ -241,14 +242,17 @@ pub fn root_packages(options: &BaseOptions) -> Vec<String> {
     roots
 }
 
-/// Fetches the suite's signed index and resolves the package closure.
-pub fn plan_base(
-    ctx: &Context,
-    options: &BaseOptions,
-) -> Result<(Repository, BasePlan), RuntimeError> {
-    let (arch, triplet) = arch_of(&options.platform)?;
+/// The Debian architecture and GNU triplet of a platform.
+pub fn debian_arch(platform: &Platform) -> Result<(&'static str, &'static str), RuntimeError> {
+    arch_of(platform)
+}
+
+/// Opens the signed index of the runtime's suite (`main`, the platform's
+/// architecture).
+pub fn open_repository(ctx: &Context, options: &BaseOptions) -> Result<Repository, RuntimeError> {
+    let (arch, _) = arch_of(&options.platform)?;
     let keyring = Keyring::load(&options.keyring)?;
-    let repo = Repository::open(
+    Ok(Repository::open(
         ctx.fetcher,
         ctx.cache,
         &keyring,
@@ -259,7 +263,16 @@ pub fn plan_base(
             components: vec!["main".to_string()],
         },
         ctx.reporter,
-    )?;
+    )?)
+}
+
+/// Fetches the suite's signed index and resolves the package closure.
+pub fn plan_base(
+    ctx: &Context,
+    options: &BaseOptions,
+) -> Result<(Repository, BasePlan), RuntimeError> {
+    let (arch, triplet) = arch_of(&options.platform)?;
+    let repo = open_repository(ctx, options)?;
     let roots = root_packages(options);
     let resolution = pyoci_debian::resolve(
         &repo.index,
@@ -287,7 +300,8 @@ pub fn plan_base(
     Ok((repo, plan))
 }
 
-fn pin(p: &Package) -> DebPin {
+/// The plan's pin of an index entry.
+pub fn pin(p: &Package) -> DebPin {
     DebPin {
         name: p.name.clone(),
         version: p.version.clone(),
