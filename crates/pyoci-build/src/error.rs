@@ -18,6 +18,29 @@ pub enum BuildError {
     /// A download or cache step failed.
     #[error(transparent)]
     Fetch(#[from] pyoci_fetch::FetchError),
+    /// Building an sdist failed.
+    #[error(transparent)]
+    Sdist(#[from] pyoci_sdist::SdistError),
+    /// A Debian step (the Contents index) failed.
+    #[error(transparent)]
+    Debian(#[from] pyoci_debian::DebianError),
+    /// Scanning native code failed.
+    #[error(transparent)]
+    Elf(#[from] pyoci_elf::ElfError),
+    /// Native code needs libraries that no package of the suite ships.
+    #[error("The venv's native code needs {} that no `{suite}` package ships: {}", if missing.len() == 1 { "a library" } else { "libraries" }, missing.iter().map(|m| format!("`{}` (needed by `{}`)", m.soname, m.needed_by.first().map(String::as_str).unwrap_or("?"))).collect::<Vec<_>>().join(", "))]
+    UnresolvedLibraries {
+        /// The sonames and who needs them.
+        missing: Vec<crate::MissingLib>,
+        /// The Debian suite searched.
+        suite: String,
+    },
+    /// A build-only package (compiler, -dev) was asked for in the runtime image.
+    #[error("`{package}` is a build-time package and never goes into the runtime image")]
+    BuildOnlyPackage {
+        /// The package.
+        package: String,
+    },
     /// A locked package comes from a source this build cannot use yet.
     #[error("`{package}` comes from {source_kind}, which `pyoci build` does not install yet")]
     UnsupportedSource {
@@ -114,6 +137,15 @@ impl BuildError {
                 "put the package in `src/NAME/` or `NAME/` (NAME with underscores), or list it in `[tool.poetry] packages`".into(),
             ),
             BuildError::Io { .. } => Some("check that the disk has room and the path is readable".into()),
+            BuildError::Sdist(e) => e.hint(),
+            BuildError::Debian(e) => e.hint(),
+            BuildError::Elf(e) => e.hint(),
+            BuildError::UnresolvedLibraries { .. } => Some(
+                "a wheel links a library it does not bundle and Debian does not ship: rebuild the wheel with auditwheel, or pin a version that bundles it; `pyoci libdeps` lists the files".into(),
+            ),
+            BuildError::BuildOnlyPackage { package } => Some(format!(
+                "move `{package}` from `system-packages` to `build-packages` under [tool.pyoci]; libdeps adds the run-time library (libpq5, not libpq-dev) by itself"
+            )),
             _ => None,
         }
     }

@@ -29,6 +29,7 @@ mod error;
 mod git;
 mod plan;
 mod projectpkg;
+pub mod syslibs;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ use sha2::{Digest, Sha256};
 pub use error::BuildError;
 pub use git::GitPin;
 pub use plan::{ImagePlan, RunConfig, WheelPin};
+pub use syslibs::{Libdeps, MissingLib};
 
 use crate::error::io_err;
 
@@ -68,6 +70,11 @@ pub struct BuildOptions {
     pub large_wheel_bytes: u64,
     /// At most this many wheels get layers of their own (the largest).
     pub max_wheel_layers: usize,
+    /// `--build-packages`: more Debian packages for sdist builds, added to
+    /// `[tool.pyoci] build-packages`.
+    pub build_packages: Vec<String>,
+    /// `--build-packages auto`: add the -dev package a failed build missed, and retry once.
+    pub auto_build_packages: bool,
 }
 
 /// The default size from which a wheel gets a layer of its own: 16 MB.
@@ -88,6 +95,8 @@ impl BuildOptions {
             compile: true,
             large_wheel_bytes: DEFAULT_LARGE_WHEEL_BYTES,
             max_wheel_layers: DEFAULT_MAX_WHEEL_LAYERS,
+            build_packages: Vec::new(),
+            auto_build_packages: false,
         }
     }
 }
@@ -104,6 +113,12 @@ pub struct BuiltImage {
     pub plan: ImagePlan,
     /// Per layer (base, dependencies, project): whether it came from the cache.
     pub cached: Vec<(String, bool)>,
+    /// What libdeps found in the venv's native code.
+    pub libdeps: Libdeps,
+    /// The Debian packages of the system-libraries layer (closure included).
+    pub system_packages: Vec<pyoci_runtime::DebPin>,
+    /// Wheels built from sdists.
+    pub built_wheels: Vec<pyoci_sdist::BuiltWheel>,
 }
 
 /// Reads the project and its lock (checking the lock is fresh).
@@ -156,6 +171,7 @@ fn plan_with_base(
             indexes.push(url);
         }
     }
+    let index_urls: Vec<String> = indexes.iter().map(|i| i.url().to_string()).collect();
     let client = IndexClient::new(ctx.fetcher.clone(), indexes)?;
     let mut wheels = Vec::new();
     let mut git = Vec::new();
@@ -225,6 +241,9 @@ fn plan_with_base(
                 .collect(),
             labels: settings.labels.clone(),
         },
+        system_packages: settings.system_packages.clone(),
+        build_packages: settings.build_packages.clone(),
+        index_urls,
         base,
     })
 }
@@ -232,22 +251,14 @@ fn plan_with_base(
 /// `Project → ImagePlan`, with no wheel downloaded.
 pub fn plan(ctx: &Context, options: &BuildOptions) -> Result<ImagePlan, BuildError> {
     let (project, lock) = load(options)?;
-    let mut base_options = options.base.clone();
-    base_options
-        .extra_packages
-        .extend(project.pyoci.system_packages.iter().cloned());
-    let (_, base) = pyoci_runtime::plan_base(ctx, &base_options)?;
+    let (_, base) = pyoci_runtime::plan_base(ctx, &options.base)?;
     plan_with_base(ctx, options, &project, &lock, base)
 }
 
 /// The whole pipeline.
 pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildError> {
     let (project, lock) = load(options)?;
-    let mut base_options = options.base.clone();
-    base_options
-        .extra_packages
-        .extend(project.pyoci.system_packages.iter().cloned());
-    let base = pyoci_runtime::build_base(ctx, &base_options)?;
+    let base = pyoci_runtime::build_base(ctx, &options.base)?;
     let plan = plan_with_base(ctx, options, &project, &lock, base.plan.clone())?;
     let base_layer = base.image.layers[0].clone();
     let base_tree = base_tree(ctx, &base_layer)?;
@@ -277,10 +288,17 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
 
     // Every wheel, hash-checked, in the content-addressed cache.
     let downloaded = download_all(ctx, &plan.wheels)?;
+    // Sdists become wheels in the sandboxed build environment (cached).
+    let built_wheels = build_sdists(ctx, options, &project, &plan, &downloaded)?;
     let links = ctx.cache.temp_dir()?;
     let mut named = Vec::new();
     for (pin, path) in plan.wheels.iter().zip(&downloaded) {
-        let link = links.path().join(&pin.filename);
+        let built = built_wheels.iter().find(|b| pin.from_sdist && b.package == pin.name);
+        let (path, filename) = match built {
+            Some(b) => (&b.path, &b.filename),
+            None => (path, &pin.filename),
+        };
+        let link = links.path().join(filename);
         if std::fs::hard_link(path, &link).is_err() {
             fs_err::copy(path, &link).map_err(io_err("copy", path))?;
         }
@@ -336,7 +354,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     for &i in &large {
         let (pin, path, _) = &named[i];
         let mut key = venv_key("pyoci-wheel-v1");
-        key.update(format!("{}\0{}\0", pin.filename, pin.sha256));
+        key.update(format!("{}\0{}\0", pin.filename, wheel_sha(pin, &built_wheels)));
         let (layer, hit) = layers.get_or_build(&hex::encode(key.finalize()), |out| {
             let staging = ctx.cache.temp_dir().map_err(layer_err)?;
             ctx.reporter.phase(&format!("installing {}", pin.filename));
@@ -350,7 +368,11 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     let mut key = venv_key("pyoci-venv-v2");
     let rest: Vec<usize> = (0..named.len()).filter(|i| !large.contains(i)).collect();
     for &i in &rest {
-        key.update(format!("{}\0{}\0", named[i].0.filename, named[i].0.sha256));
+        key.update(format!(
+            "{}\0{}\0",
+            named[i].0.filename,
+            wheel_sha(named[i].0, &built_wheels)
+        ));
     }
     for pin in &plan.git {
         key.update(format!(
@@ -371,6 +393,51 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         ctx.reporter.phase("writing the dependencies layer");
         pyoci_layer::write_layer(staging.path(), &layer_options, out)
     })?;
+
+    // libdeps: the venv's native code against the base; what is missing
+    // comes from the suite's packages, in a layer of its own.
+    let mut venv_layers: Vec<&pyoci_layer::Layer> = vec![&deps_layer];
+    venv_layers.extend(wheel_layers.iter().map(|(_, layer, _)| layer));
+    let (missing, scanned) = syslibs::scan_layers(
+        ctx,
+        &base_tree,
+        &base_layer,
+        &venv_layers,
+        std::slice::from_ref(&plan.venv),
+    )?;
+    let mut libdeps = Libdeps {
+        scanned,
+        ..Libdeps::default()
+    };
+    let mut syslib_packages: Vec<String> = project.pyoci.system_packages.clone();
+    let mut syslibs_layer = None;
+    if !missing.is_empty() || !syslib_packages.is_empty() {
+        let repo = pyoci_runtime::open_repository(ctx, &options.base)?;
+        if !missing.is_empty() {
+            ctx.reporter.phase("looking up libraries in the Contents index");
+            let contents = repo.contents(ctx.fetcher, ctx.cache, "main", ctx.reporter)?;
+            libdeps = syslibs::map_to_packages(&contents, missing, scanned);
+            if !libdeps.unresolved.is_empty() {
+                return Err(BuildError::UnresolvedLibraries {
+                    missing: libdeps.unresolved.clone(),
+                    suite: plan.base.python.suite.to_string(),
+                });
+            }
+            syslib_packages.extend(libdeps.packages.keys().cloned());
+        }
+        syslib_packages.sort();
+        syslib_packages.dedup();
+        syslibs_layer = syslibs::build_layer(
+            ctx,
+            &repo,
+            &options.base,
+            &plan.base,
+            &base_tree,
+            &syslib_packages,
+            &layer_options,
+            &layers,
+        )?;
+    }
 
     // The project itself.
     let scratch = ctx.cache.temp_dir()?;
@@ -439,6 +506,9 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     ctx.reporter.phase("");
 
     let mut cached = vec![("base".to_string(), base.layer_cached)];
+    if let Some((_, hit, _)) = &syslibs_layer {
+        cached.push(("system libraries".to_string(), *hit));
+    }
     cached.extend(
         wheel_layers
             .iter()
@@ -450,10 +520,29 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         .into_iter()
         .map(|(name, layer, _)| (name, layer))
         .collect();
+    let system_packages = syslibs_layer
+        .as_ref()
+        .map(|(_, _, pins)| pins.clone())
+        .unwrap_or_default();
+    let mut base_image = base.image;
+    if let Some((layer, _, pins)) = syslibs_layer {
+        base_image.layers.push(layer);
+        base_image.history.push(History {
+            created_by: format!(
+                "pyoci build: system libraries: {}",
+                pins.iter()
+                    .map(|p| format!("{}={}", p.name, p.version))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            comment: Some("found by libdeps and [tool.pyoci] system-packages".to_string()),
+            empty_layer: false,
+        });
+    }
     let image = describe(
         &plan,
         options,
-        base.image,
+        base_image,
         wheel_layers,
         deps_layer,
         project_layer,
@@ -462,7 +551,113 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         image,
         plan,
         cached,
+        libdeps,
+        system_packages,
+        built_wheels,
     })
+}
+
+/// The hash of the wheel a pin installs: the pin's own, or the built one's.
+fn wheel_sha<'a>(pin: &'a WheelPin, built: &'a [pyoci_sdist::BuiltWheel]) -> &'a str {
+    built
+        .iter()
+        .find(|b| pin.from_sdist && b.package == pin.name)
+        .map(|b| b.sha256.as_str())
+        .unwrap_or(&pin.sha256)
+}
+
+/// Looks up files a failed sdist build missed in the suite's Contents index
+/// (opened on first use).
+struct ContentsLookup<'a> {
+    ctx: &'a Context<'a>,
+    base: &'a pyoci_runtime::BaseOptions,
+}
+
+impl pyoci_sdist::PackageLookup for ContentsLookup<'_> {
+    fn packages_for(
+        &self,
+        missing: &[pyoci_sdist::Missing],
+    ) -> Result<Vec<Vec<String>>, pyoci_sdist::SdistError> {
+        use pyoci_debian::FileQuery;
+        use pyoci_sdist::Missing;
+        let repo = pyoci_runtime::open_repository(self.ctx, self.base)?;
+        let contents = repo.contents(self.ctx.fetcher, self.ctx.cache, "main", self.ctx.reporter)?;
+        let (_, triplet) = pyoci_runtime::debian_arch(&self.base.platform)?;
+        let queries: Vec<Vec<FileQuery>> = missing
+            .iter()
+            .map(|m| match m {
+                Missing::Header(h) => vec![FileQuery::Header(h.clone())],
+                Missing::LinkerLib(l) => vec![FileQuery::LinkerLib(l.clone())],
+                Missing::Program(p) => vec![FileQuery::Executable(p.clone())],
+                Missing::PkgConfig(m) => vec![
+                    FileQuery::Path(format!("usr/lib/{triplet}/pkgconfig/{m}.pc")),
+                    FileQuery::Path(format!("usr/share/pkgconfig/{m}.pc")),
+                    FileQuery::Path(format!("usr/lib/pkgconfig/{m}.pc")),
+                ],
+            })
+            .collect();
+        let flat: Vec<FileQuery> = queries.iter().flatten().cloned().collect();
+        let found = contents.search(&flat)?;
+        Ok(queries
+            .iter()
+            .map(|qs| {
+                let mut packages: Vec<String> = Vec::new();
+                for q in qs {
+                    for (fq, hits) in &found {
+                        if fq == q {
+                            for hit in hits {
+                                for p in &hit.packages {
+                                    if !packages.contains(p) {
+                                        packages.push(p.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                packages
+            })
+            .collect())
+    }
+}
+
+/// Builds every sdist of the plan into a wheel (or takes it from the cache).
+fn build_sdists(
+    ctx: &Context,
+    options: &BuildOptions,
+    project: &Project,
+    plan: &ImagePlan,
+    downloaded: &[PathBuf],
+) -> Result<Vec<pyoci_sdist::BuiltWheel>, BuildError> {
+    let mut out = Vec::new();
+    let mut packages = project.pyoci.build_packages.clone();
+    packages.extend(options.build_packages.iter().cloned());
+    packages.sort();
+    packages.dedup();
+    let mut sdist_options = pyoci_sdist::SdistOptions::new(pyoci_runtime::buildenv::BuildEnvOptions {
+        base: options.base.clone(),
+        packages,
+    });
+    sdist_options.auto_packages = options.auto_build_packages;
+    sdist_options.index_urls = plan.index_urls.clone();
+    let lookup = ContentsLookup {
+        ctx,
+        base: &options.base,
+    };
+    for (pin, path) in plan.wheels.iter().zip(downloaded) {
+        if !pin.from_sdist {
+            continue;
+        }
+        let request = pyoci_sdist::SdistRequest {
+            name: pin.name.clone(),
+            version: pin.version.clone(),
+            sdist: path.clone(),
+            filename: pin.filename.clone(),
+            sha256: pin.sha256.clone(),
+        };
+        out.push(pyoci_sdist::build_wheel(ctx, &sdist_options, &request, &lookup)?);
+    }
+    Ok(out)
 }
 
 fn plan_version(plan: &ImagePlan) -> (u8, u8) {
@@ -528,9 +723,10 @@ fn download_all(ctx: &Context, wheels: &[WheelPin]) -> Result<Vec<PathBuf>, Buil
         .collect()
 }
 
-/// The base layer unpacked once into the cache, so its interpreter can
+/// The base layer unpacked once into the cache (its interpreter compiles
+/// bytecode; libdeps looks up libraries in it), so its interpreter can
 /// compile bytecode for the layers above it.
-fn base_tree(ctx: &Context, layer: &pyoci_layer::Layer) -> Result<PathBuf, BuildError> {
+pub fn base_tree(ctx: &Context, layer: &pyoci_layer::Layer) -> Result<PathBuf, BuildError> {
     let dir = ctx
         .cache
         .keyed_dir("base-tree", layer.diff_id.trim_start_matches("sha256:"));

@@ -24,6 +24,10 @@ pub struct WheelPin {
     pub url: String,
     /// Its SHA-256, checked while downloading.
     pub sha256: String,
+    /// The file is an sdist (no wheel fits the target): it is built into a
+    /// wheel in the sandboxed build environment.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_sdist: bool,
 }
 
 /// The image's run-time settings, merged from `[tool.pyoci]` and flags.
@@ -74,6 +78,15 @@ pub struct ImagePlan {
     pub project_install: String,
     /// Run-time settings.
     pub config: RunConfig,
+    /// `[tool.pyoci] system-packages`: Debian packages for the system-libraries layer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub system_packages: Vec<String>,
+    /// `[tool.pyoci] build-packages`: more Debian packages for sdist builds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub build_packages: Vec<String>,
+    /// The package indexes (sdist builds take their build requirements from them).
+    #[serde(skip)]
+    pub index_urls: Vec<String>,
 }
 
 /// `3.11.2-6+deb12u7` → `3.11.2`
@@ -177,6 +190,7 @@ pub(crate) fn pin_wheel(
     let with_urls: Vec<IndexFile> = package
         .wheels
         .iter()
+        .chain(package.sdist.iter())
         .filter_map(|a| {
             Some(IndexFile {
                 filename: a.filename.clone(),
@@ -192,10 +206,8 @@ pub(crate) fn pin_wheel(
         with_urls
     } else {
         let mut files = client.files(&package.name)?;
-        let of_version = |f: &IndexFile| {
-            WheelFilename::parse(&f.filename)
-                .is_ok_and(|w| normalize_version(&w.version) == normalize_version(&version))
-        };
+        let of_version = |f: &IndexFile| file_version(&f.filename)
+            .is_some_and(|v| normalize_version(&v) == normalize_version(&version));
         let matches_lock = |f: &IndexFile| {
             f.sha256
                 .as_deref()
@@ -216,13 +228,32 @@ pub(crate) fn pin_wheel(
                 f.sha256
                     .as_deref()
                     .is_some_and(|h| locked_hashes.binary_search(&h.to_ascii_lowercase()).is_ok())
-                    || !WheelFilename::parse(&f.filename)
-                        .is_ok_and(|w| normalize_version(&w.version) == normalize_version(&version))
+                    || !of_version(f)
             });
         }
         files
     };
-    let (file, _) = pyoci_wheel::select_wheel(&files, &package.name, &version, target)?;
+    let (file, from_sdist) = match pyoci_wheel::select_wheel(&files, &package.name, &version, target) {
+        Ok((file, _)) => (file, false),
+        // No wheel fits: build the locked sdist, if there is one.
+        Err(e @ pyoci_wheel::WheelError::NoCompatibleWheel { .. }) => {
+            let sdist = files
+                .iter()
+                .filter(|f| {
+                    !f.yanked
+                        && sdist_version(&f.filename).is_some_and(|(n, v)| {
+                            normalize_name(&n) == normalize_name(&package.name)
+                                && normalize_version(&v) == normalize_version(&version)
+                        })
+                })
+                .min_by_key(|f| !f.filename.ends_with(".tar.gz"));
+            match sdist {
+                Some(f) => (f, true),
+                None => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     let sha256 = file
         .sha256
         .clone()
@@ -242,7 +273,29 @@ pub(crate) fn pin_wheel(
         filename: file.filename.clone(),
         url: file.url.to_string(),
         sha256: sha256.trim_start_matches("sha256:").to_ascii_lowercase(),
+        from_sdist,
     })
+}
+
+/// `{name}-{version}.tar.gz` (or `.zip`) → name and version.
+pub(crate) fn sdist_version(filename: &str) -> Option<(String, String)> {
+    let stem = filename
+        .strip_suffix(".tar.gz")
+        .or_else(|| filename.strip_suffix(".zip"))?;
+    let (name, version) = stem.rsplit_once('-')?;
+    Some((name.to_string(), version.to_string()))
+}
+
+/// The version in a wheel's or an sdist's file name.
+fn file_version(filename: &str) -> Option<String> {
+    match WheelFilename::parse(filename) {
+        Ok(w) => Some(w.version.to_string()),
+        Err(_) => sdist_version(filename).map(|(_, v)| v),
+    }
+}
+
+fn normalize_name(name: &str) -> String {
+    name.to_ascii_lowercase().replace(['_', '.'], "-")
 }
 
 /// The indexes a project uses: `[tool.pyoci]`, then `[tool.uv]`, then poetry

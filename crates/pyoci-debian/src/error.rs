@@ -102,6 +102,16 @@ pub enum DebianError {
         /// The index path without compression suffix, e.g. `main/binary-amd64/Packages`.
         path: String,
     },
+    /// The Release file lists no Contents index for a component and architecture.
+    #[error("The Release file `{origin}` lists no Contents index for component `{component}` and architecture `{arch}` (tried `{component}/Contents-{arch}.gz`, uncompressed, and the suite-wide `Contents-{arch}`)")]
+    MissingContents {
+        /// Where the Release file came from.
+        origin: String,
+        /// The component, e.g. `main`.
+        component: String,
+        /// The architecture, e.g. `amd64`.
+        arch: String,
+    },
     /// A compressed file could not be decompressed.
     #[error("Cannot decompress `{origin}` ({format})")]
     Decompress {
@@ -204,6 +214,9 @@ impl DebianError {
                 }
                 _ => None,
             },
+            DebianError::MissingContents { component, arch, .. } => Some(format!(
+                "Use a full Debian mirror: partial mirrors and some third-party repositories leave out the `{component}/Contents-{arch}.gz` file-to-package index"
+            )),
             DebianError::Unresolvable { .. } => Some(
                 "Check the package name and the suite, add the missing package's component, or exclude the dependency"
                     .to_string(),

@@ -1,7 +1,9 @@
 //! A Debian repository client: discovers the host's mirror, verifies signed
 //! `InRelease` files with OpenPGP, parses Packages indexes, resolves
 //! dependencies, downloads `.deb` files through a content-addressed cache,
-//! and unpacks them safely.
+//! and unpacks them safely. The suite's Contents index
+//! ([`ContentsIndex`]) tells which packages ship a file (a shared library,
+//! a header, a program).
 //!
 //! The library never prints; downloads report progress through a
 //! [`pyoci_fetch::Reporter`].
@@ -50,6 +52,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod contents;
 mod deb;
 mod deb822;
 mod error;
@@ -61,6 +64,7 @@ mod resolve;
 mod sources;
 mod version;
 
+pub use contents::{ContentsHit, ContentsIndex, FileQuery};
 pub use deb::{unpack_deb, UnpackOptions, UnpackedDeb, MERGED_USR_DIRS};
 pub use error::DebianError;
 pub use keyring::Keyring;

@@ -9,7 +9,7 @@ use pyoci_fetch::{Cache, FetchError, Fetcher, Reporter};
 use url::Url;
 
 use crate::packages::parse_packages_from;
-use crate::{verify_inrelease, DebianError, Keyring, Package, PackageIndex, Release};
+use crate::{verify_inrelease, DebianError, FileSum, Keyring, Package, PackageIndex, Release};
 
 /// How many `.deb` downloads run at once in [`Repository::fetch_debs`].
 pub const PARALLEL_DOWNLOADS: usize = 4;
@@ -118,21 +118,7 @@ impl Repository {
                 format!("{base}.{suffix}")
             };
             let url = join(&dists, &path)?;
-            let file = if release.acquire_by_hash {
-                let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                let by_hash = join(&dists, &format!("{dir}/by-hash/SHA256/{}", sum.sha256))?;
-                match fetcher.fetch_to_cache(&by_hash, &sum.sha256, cache, reporter) {
-                    Ok(file) => file,
-                    Err(FetchError::Status { .. } | FetchError::LocalFile { .. }) => fetcher
-                        .fetch_to_cache(&url, &sum.sha256, cache, reporter)
-                        .map_err(DebianError::fetch(&url))?,
-                    Err(e) => return Err(DebianError::fetch(&by_hash)(e)),
-                }
-            } else {
-                fetcher
-                    .fetch_to_cache(&url, &sum.sha256, cache, reporter)
-                    .map_err(DebianError::fetch(&url))?
-            };
+            let file = fetch_listed(fetcher, cache, &release, &dists, &path, sum, reporter)?;
             let text = decompress(&file, suffix, url.as_str())?;
             packages.extend(parse_packages_from(&text, url.as_str())?);
         }
@@ -141,6 +127,45 @@ impl Repository {
             release,
             index: PackageIndex::new(packages),
         })
+    }
+
+    /// The suite's directory on the mirror: `{mirror}/dists/{suite}/`.
+    pub fn dists_url(&self) -> Url {
+        // The mirror ends with `/` and the suite is a plain name; should the
+        // join fail anyway, the mirror itself is the best remaining answer.
+        join(
+            &self.options.mirror,
+            &format!("dists/{}/", self.options.suite),
+        )
+        .unwrap_or_else(|_| self.options.mirror.clone())
+    }
+
+    /// Where the signed Release file was fetched from.
+    pub fn inrelease_url(&self) -> Url {
+        let dists = self.dists_url();
+        dists.join("InRelease").unwrap_or(dists)
+    }
+
+    /// Downloads (or takes from the cache) a file listed in the Release
+    /// file's SHA256 list, by its path relative to [`Repository::dists_url`],
+    /// verified against that hash. Returns the cache path and the URL.
+    pub(crate) fn fetch_listed(
+        &self,
+        fetcher: &Fetcher,
+        cache: &Cache,
+        path: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<(PathBuf, Url), DebianError> {
+        let dists = self.dists_url();
+        let url = join(&dists, path)?;
+        let Some(sum) = self.release.sha256.get(path) else {
+            return Err(DebianError::MissingIndex {
+                origin: self.inrelease_url().to_string(),
+                path: path.to_string(),
+            });
+        };
+        let file = fetch_listed(fetcher, cache, &self.release, &dists, path, sum, reporter)?;
+        Ok((file, url))
     }
 
     /// Where a package's `.deb` lives: the mirror plus its `Filename`.
@@ -196,6 +221,39 @@ impl Repository {
             paths.push(result?);
         }
         Ok(paths)
+    }
+}
+
+/// Fetches `dists/SUITE/{path}` into the cache, checked against `sum`,
+/// through `by-hash/SHA256/` when the Release offers it.
+fn fetch_listed(
+    fetcher: &Fetcher,
+    cache: &Cache,
+    release: &Release,
+    dists: &Url,
+    path: &str,
+    sum: &FileSum,
+    reporter: &dyn Reporter,
+) -> Result<PathBuf, DebianError> {
+    let url = join(dists, path)?;
+    if release.acquire_by_hash {
+        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let by_hash = if dir.is_empty() {
+            join(dists, &format!("by-hash/SHA256/{}", sum.sha256))?
+        } else {
+            join(dists, &format!("{dir}/by-hash/SHA256/{}", sum.sha256))?
+        };
+        match fetcher.fetch_to_cache(&by_hash, &sum.sha256, cache, reporter) {
+            Ok(file) => Ok(file),
+            Err(FetchError::Status { .. } | FetchError::LocalFile { .. }) => fetcher
+                .fetch_to_cache(&url, &sum.sha256, cache, reporter)
+                .map_err(DebianError::fetch(&url)),
+            Err(e) => Err(DebianError::fetch(&by_hash)(e)),
+        }
+    } else {
+        fetcher
+            .fetch_to_cache(&url, &sum.sha256, cache, reporter)
+            .map_err(DebianError::fetch(&url))
     }
 }
 

@@ -25,7 +25,8 @@
 //! let request = SdistRequest {
 //!     name: "psycopg2".into(),
 //!     version: "2.9.10".into(),
-//!     sdist: "psycopg2-2.9.10.tar.gz".into(),
+//!     sdist: "cache/sha256/0000".into(),
+//!     filename: "psycopg2-2.9.10.tar.gz".into(),
 //!     sha256: "0000".into(),
 //! };
 //! let wheel = build_wheel(&ctx, &options, &request, &NoLookup)?;
@@ -86,8 +87,10 @@ pub struct SdistRequest {
     pub name: String,
     /// Its locked version.
     pub version: String,
-    /// The sdist, hash-checked, on disk (its file name is the sdist's).
+    /// The sdist, hash-checked, on disk.
     pub sdist: PathBuf,
+    /// Its file name (`psycopg2-2.9.10.tar.gz`).
+    pub filename: String,
     /// Its SHA-256, as locked.
     pub sha256: String,
 }
@@ -242,7 +245,7 @@ pub fn build_wheel(
     let mut record = BuiltWheel {
         package: request.name.clone(),
         version: request.version.clone(),
-        sdist: file_name(&request.sdist),
+        sdist: request.filename.clone(),
         sdist_sha256: request.sha256.clone(),
         path: PathBuf::new(),
         filename: filename.clone(),
@@ -282,12 +285,6 @@ pub fn build_wheel(
     Ok(record)
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 /// One build in a fresh work directory. Returns the wheel and the work
 /// directory (which holds `build.log`).
 fn build_once(
@@ -305,7 +302,7 @@ fn build_once(
     for dir in [&src, &out] {
         fs_err::create_dir_all(dir).map_err(io_err("create", dir))?;
     }
-    let sdist_name = file_name(&request.sdist);
+    let sdist_name = request.filename.clone();
     let staged = src.join(&sdist_name);
     fs_err::copy(&request.sdist, &staged).map_err(io_err("copy", &request.sdist))?;
     // The sandbox's user must be able to write its own directories.

@@ -169,6 +169,7 @@ fn builds_links_caches_and_explains_failures() {
         name: "nativedemo".into(),
         version: "1.0".into(),
         sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
         sha256: sha,
     };
     let opts = options(mirror.clone(), &["zlib1g-dev"]);
@@ -197,6 +198,7 @@ fn builds_links_caches_and_explains_failures() {
         name: "nativedemo".into(),
         version: "1.0".into(),
         sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
         sha256: sha,
     };
     let err = build_wheel(
@@ -234,6 +236,7 @@ fn builds_links_caches_and_explains_failures() {
         name: "nativedemo".into(),
         version: "1.0".into(),
         sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
         sha256: sha,
     };
     let err =

@@ -38,6 +38,32 @@ pub enum Command {
     Plan(BuildArgs),
     /// Check an image output (digests, sizes, media types, diff_ids)
     Validate(ValidateArgs),
+    /// List the shared libraries a tree's or an image's native code needs and
+    /// nothing in it provides, and the Debian packages that ship them
+    Libdeps(LibdepsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LibdepsArgs {
+    /// A directory (a venv, or an unpacked root file system) or an image
+    /// (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`)
+    pub target: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The Python whose pyoci base a directory is checked against, and whose
+    /// Debian suite the packages come from [default: the venv's, else 3.11]
+    #[arg(long)]
+    pub python: Option<String>,
+    /// What a directory is checked against: `pyoci` (the Python runtime base)
+    /// or `none` [default: `none` for a root file system, else `pyoci`]
+    #[arg(long, value_name = "pyoci|none")]
+    pub base: Option<String>,
+    /// Where a directory's files live in the image [default: /opt/venv for a venv]
+    #[arg(long, value_name = "PATH")]
+    pub mount_at: Option<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 /// Layer compression.
@@ -117,6 +143,10 @@ pub struct BuildArgs {
     /// At most this many large wheels get layers of their own (the largest)
     #[arg(long, default_value_t = pyoci_build::DEFAULT_MAX_WHEEL_LAYERS)]
     pub max_wheel_layers: usize,
+    /// More Debian packages for building sdists (comma-separated), added to
+    /// `[tool.pyoci] build-packages`; `auto` adds what a failed build missed and retries once
+    #[arg(long, value_name = "PKG,...|auto", value_delimiter = ',')]
+    pub build_packages: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,10 @@ fn hints(err: &anyhow::Error) -> Vec<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<pyoci_wheel::WheelError>() {
             e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_sdist::SdistError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_elf::ElfError>() {
+            e.hint()
         } else if let Some(e) = cause.downcast_ref::<pyoci_fetch::FetchError>() {
             fetch_hint(e)
         } else if let Some(e) = cause.downcast_ref::<std::io::Error>() {

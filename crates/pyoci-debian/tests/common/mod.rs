@@ -254,10 +254,34 @@ pub struct FakeRepo {
     pub root: PathBuf,
     pub mirror: url::Url,
     pub packages_xz: PathBuf,
+    /// `dists/SUITE/main/Contents-amd64.gz`, listing the packages' files.
+    pub contents_gz: PathBuf,
+}
+
+/// The Contents text of `packages`: one line per regular file or symbolic
+/// link, sorted, in the `path<spaces>section/package` layout.
+pub fn contents_text(packages: &[FakePackage]) -> String {
+    let mut lines = Vec::new();
+    for p in packages {
+        let section = if p.name.starts_with("lib") {
+            "libs"
+        } else {
+            "misc"
+        };
+        for entry in &p.data {
+            if let Entry::File(path, ..) | Entry::Symlink(path, _) = entry {
+                let path = path.trim_start_matches("./");
+                lines.push(format!("{path:<55} {section}/{}\n", p.name));
+            }
+        }
+    }
+    lines.sort();
+    lines.concat()
 }
 
 /// Writes a repository under `root`: `pool/`, `dists/SUITE/main/binary-amd64/Packages{,.xz}`,
-/// and `dists/SUITE/InRelease` signed by `signers`.
+/// `dists/SUITE/main/Contents-amd64.gz`, and `dists/SUITE/InRelease` signed
+/// by `signers`.
 pub fn fake_repo(
     root: &Path,
     suite: &str,
@@ -289,19 +313,25 @@ pub fn fake_repo(
     let xz = compress(index.as_bytes(), Compression::Xz);
     fs_err::write(bin.join("Packages"), &index).unwrap();
     fs_err::write(bin.join("Packages.xz"), &xz).unwrap();
+    let contents = compress(contents_text(packages).as_bytes(), Compression::Gz);
+    fs_err::write(dists.join("main/Contents-amd64.gz"), &contents).unwrap();
     let release = format!(
         "Origin: Test\nLabel: Test\nSuite: {suite}\nCodename: {suite}\nDate: Sat, 15 Mar 2025 10:01:25 UTC\n\
          Architectures: amd64 arm64\nComponents: main contrib\nDescription: test\nSHA256:\n \
-         {} {} main/binary-amd64/Packages\n {} {} main/binary-amd64/Packages.xz\n",
+         {} {} main/binary-amd64/Packages\n {} {} main/binary-amd64/Packages.xz\n \
+         {} {} main/Contents-amd64.gz\n",
         sha256(index.as_bytes()),
         index.len(),
         sha256(&xz),
-        xz.len()
+        xz.len(),
+        sha256(&contents),
+        contents.len()
     );
     fs_err::write(dists.join("InRelease"), clearsign(signers, &release)).unwrap();
     FakeRepo {
         root: root.to_path_buf(),
         mirror: url::Url::from_directory_path(root).unwrap(),
         packages_xz: bin.join("Packages.xz"),
+        contents_gz: dists.join("main/Contents-amd64.gz"),
     }
 }

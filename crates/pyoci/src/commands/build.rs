@@ -58,6 +58,13 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
     options.user = args.user.clone();
     options.large_wheel_bytes = args.large_wheel_bytes;
     options.max_wheel_layers = args.max_wheel_layers;
+    for p in &args.build_packages {
+        match p.trim() {
+            "auto" => options.auto_build_packages = true,
+            "" => {}
+            name => options.build_packages.push(name.to_string()),
+        }
+    }
     options.lock = match &args.lockfile {
         Some(path) => LockSelection::Path(path.clone()),
         None => LockSelection::Auto,
@@ -116,6 +123,9 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
             "layers": built.image.layers.iter().map(|l| json!({"digest": l.digest, "size": l.size, "uncompressed_size": l.uncompressed_size})).collect::<Vec<_>>(),
             "cached": built.cached.iter().map(|(n, c)| json!({"layer": n, "cached": c})).collect::<Vec<_>>(),
             "wheels": built.plan.wheels.iter().map(|w| json!({"name": w.name, "version": w.version, "filename": w.filename})).collect::<Vec<_>>(),
+            "libdeps": built.libdeps,
+            "system_packages": built.system_packages.iter().map(|p| format!("{}={}", p.name, p.version)).collect::<Vec<_>>(),
+            "built_wheels": built.built_wheels.iter().map(|b| json!({"package": b.package, "version": b.version, "sdist": b.sdist, "wheel": b.filename, "sha256": b.sha256, "cached": b.cached, "build_packages": b.build_packages, "build_seconds": b.build_seconds})).collect::<Vec<_>>(),
             "seconds": elapsed,
             "outputs": written,
         });
@@ -139,6 +149,26 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
             elapsed,
             if rebuilt.is_empty() { "none".to_string() } else { rebuilt.join(", ") }
         );
+        for b in &built.built_wheels {
+            eprintln!(
+                "  built {} from {} ({}, sha256 {})",
+                b.filename,
+                b.sdist,
+                if b.cached { "cached".to_string() } else { format!("{:.1}s", b.build_seconds) },
+                &b.sha256[..16]
+            );
+        }
+        for (package, libs) in &built.libdeps.packages {
+            let sonames: Vec<&str> = libs.iter().map(|l| l.soname.as_str()).collect();
+            eprintln!("  libdeps: {package} ({})", sonames.join(", "));
+        }
+        if !built.system_packages.is_empty() {
+            eprintln!(
+                "  system libraries layer: {} packages ({})",
+                built.system_packages.len(),
+                built.system_packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(" ")
+            );
+        }
         eprintln!("  digest {}", built.image.digest());
         for w in &written {
             eprintln!("  wrote {}", w.destination);
