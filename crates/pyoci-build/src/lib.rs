@@ -293,7 +293,9 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     let links = ctx.cache.temp_dir()?;
     let mut named = Vec::new();
     for (pin, path) in plan.wheels.iter().zip(&downloaded) {
-        let built = built_wheels.iter().find(|b| pin.from_sdist && b.package == pin.name);
+        let built = built_wheels
+            .iter()
+            .find(|b| pin.from_sdist && b.package == pin.name);
         let (path, filename) = match built {
             Some(b) => (&b.path, &b.filename),
             None => (path, &pin.filename),
@@ -354,7 +356,11 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     for &i in &large {
         let (pin, path, _) = &named[i];
         let mut key = venv_key("pyoci-wheel-v1");
-        key.update(format!("{}\0{}\0", pin.filename, wheel_sha(pin, &built_wheels)));
+        key.update(format!(
+            "{}\0{}\0",
+            pin.filename,
+            wheel_sha(pin, &built_wheels)
+        ));
         let (layer, hit) = layers.get_or_build(&hex::encode(key.finalize()), |out| {
             let staging = ctx.cache.temp_dir().map_err(layer_err)?;
             ctx.reporter.phase(&format!("installing {}", pin.filename));
@@ -414,7 +420,8 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     if !missing.is_empty() || !syslib_packages.is_empty() {
         let repo = pyoci_runtime::open_repository(ctx, &options.base)?;
         if !missing.is_empty() {
-            ctx.reporter.phase("looking up libraries in the Contents index");
+            ctx.reporter
+                .phase("looking up libraries in the Contents index");
             let contents = repo.contents(ctx.fetcher, ctx.cache, "main", ctx.reporter)?;
             libdeps = syslibs::map_to_packages(&contents, missing, scanned);
             if !libdeps.unresolved.is_empty() {
@@ -581,7 +588,8 @@ impl pyoci_sdist::PackageLookup for ContentsLookup<'_> {
         use pyoci_debian::FileQuery;
         use pyoci_sdist::Missing;
         let repo = pyoci_runtime::open_repository(self.ctx, self.base)?;
-        let contents = repo.contents(self.ctx.fetcher, self.ctx.cache, "main", self.ctx.reporter)?;
+        let contents =
+            repo.contents(self.ctx.fetcher, self.ctx.cache, "main", self.ctx.reporter)?;
         let (_, triplet) = pyoci_runtime::debian_arch(&self.base.platform)?;
         let queries: Vec<Vec<FileQuery>> = missing
             .iter()
@@ -634,10 +642,11 @@ fn build_sdists(
     packages.extend(options.build_packages.iter().cloned());
     packages.sort();
     packages.dedup();
-    let mut sdist_options = pyoci_sdist::SdistOptions::new(pyoci_runtime::buildenv::BuildEnvOptions {
-        base: options.base.clone(),
-        packages,
-    });
+    let mut sdist_options =
+        pyoci_sdist::SdistOptions::new(pyoci_runtime::buildenv::BuildEnvOptions {
+            base: options.base.clone(),
+            packages,
+        });
     sdist_options.auto_packages = options.auto_build_packages;
     sdist_options.index_urls = plan.index_urls.clone();
     let lookup = ContentsLookup {
@@ -655,7 +664,12 @@ fn build_sdists(
             filename: pin.filename.clone(),
             sha256: pin.sha256.clone(),
         };
-        out.push(pyoci_sdist::build_wheel(ctx, &sdist_options, &request, &lookup)?);
+        out.push(pyoci_sdist::build_wheel(
+            ctx,
+            &sdist_options,
+            &request,
+            &lookup,
+        )?);
     }
     Ok(out)
 }

@@ -206,8 +206,10 @@ pub(crate) fn pin_wheel(
         with_urls
     } else {
         let mut files = client.files(&package.name)?;
-        let of_version = |f: &IndexFile| file_version(&f.filename)
-            .is_some_and(|v| normalize_version(&v) == normalize_version(&version));
+        let of_version = |f: &IndexFile| {
+            file_version(&f.filename)
+                .is_some_and(|v| normalize_version(&v) == normalize_version(&version))
+        };
         let matches_lock = |f: &IndexFile| {
             f.sha256
                 .as_deref()
@@ -233,27 +235,28 @@ pub(crate) fn pin_wheel(
         }
         files
     };
-    let (file, from_sdist) = match pyoci_wheel::select_wheel(&files, &package.name, &version, target) {
-        Ok((file, _)) => (file, false),
-        // No wheel fits: build the locked sdist, if there is one.
-        Err(e @ pyoci_wheel::WheelError::NoCompatibleWheel { .. }) => {
-            let sdist = files
-                .iter()
-                .filter(|f| {
-                    !f.yanked
-                        && sdist_version(&f.filename).is_some_and(|(n, v)| {
-                            normalize_name(&n) == normalize_name(&package.name)
-                                && normalize_version(&v) == normalize_version(&version)
-                        })
-                })
-                .min_by_key(|f| !f.filename.ends_with(".tar.gz"));
-            match sdist {
-                Some(f) => (f, true),
-                None => return Err(e.into()),
+    let (file, from_sdist) =
+        match pyoci_wheel::select_wheel(&files, &package.name, &version, target) {
+            Ok((file, _)) => (file, false),
+            // No wheel fits: build the locked sdist, if there is one.
+            Err(e @ pyoci_wheel::WheelError::NoCompatibleWheel { .. }) => {
+                let sdist = files
+                    .iter()
+                    .filter(|f| {
+                        !f.yanked
+                            && sdist_version(&f.filename).is_some_and(|(n, v)| {
+                                normalize_name(&n) == normalize_name(&package.name)
+                                    && normalize_version(&v) == normalize_version(&version)
+                            })
+                    })
+                    .min_by_key(|f| !f.filename.ends_with(".tar.gz"));
+                match sdist {
+                    Some(f) => (f, true),
+                    None => return Err(e.into()),
+                }
             }
-        }
-        Err(e) => return Err(e.into()),
-    };
+            Err(e) => return Err(e.into()),
+        };
     let sha256 = file
         .sha256
         .clone()

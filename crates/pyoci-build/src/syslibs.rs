@@ -53,7 +53,11 @@ pub fn missing_libs(report: &pyoci_elf::Report) -> Vec<MissingLib> {
 
 /// Maps missing sonames to the packages that ship them in default library
 /// directories, never a `-dev` package.
-pub fn map_to_packages(contents: &ContentsIndex, missing: Vec<MissingLib>, scanned: usize) -> Libdeps {
+pub fn map_to_packages(
+    contents: &ContentsIndex,
+    missing: Vec<MissingLib>,
+    scanned: usize,
+) -> Libdeps {
     let mut out = Libdeps {
         scanned,
         ..Libdeps::default()
@@ -146,6 +150,13 @@ pub(crate) fn unpack_layer(layer: &Layer, dir: &Path) -> Result<(), BuildError> 
     archive.unpack(dir).map_err(io_err("unpack", &layer.path))
 }
 
+/// Dependencies of run-time libraries that the runtime never uses, beyond
+/// the base's [`pyoci_runtime::EXCLUDED_PACKAGES`].
+pub const EXCLUDED_LIBRARY_PACKAGES: &[(&str, &str)] = &[(
+    "libsasl2-modules-db",
+    "SASL's sasldb plugin: it needs Berkeley DB (excluded), and libpq and LDAP clients never load it",
+)];
+
 /// Packages a runtime image must never get.
 pub(crate) fn is_build_only(name: &str) -> bool {
     name.ends_with("-dev")
@@ -185,6 +196,7 @@ pub(crate) fn build_layer(
     exclude.extend(
         pyoci_runtime::EXCLUDED_PACKAGES
             .iter()
+            .chain(EXCLUDED_LIBRARY_PACKAGES)
             .map(|(n, _)| n.to_string()),
     );
     let roots: Vec<String> = packages
@@ -197,10 +209,7 @@ pub(crate) fn build_layer(
     }
     let resolution = pyoci_debian::resolve(
         &repo.index,
-        &pyoci_debian::ResolveRequest {
-            roots,
-            exclude,
-        },
+        &pyoci_debian::ResolveRequest { roots, exclude },
     )?;
     if let Some(p) = resolution.packages.iter().find(|p| is_build_only(&p.name)) {
         return Err(BuildError::BuildOnlyPackage {
@@ -210,7 +219,7 @@ pub(crate) fn build_layer(
     let pins: Vec<DebPin> = resolution.packages.iter().map(pyoci_runtime::pin).collect();
     let mut key = Sha256::new();
     key.update(format!(
-        "pyoci-syslibs-v1\0{}\0{:?}\0{}\0",
+        "pyoci-syslibs-v2\0{}\0{:?}\0{}\0",
         base_plan.platform, layer_options.compression, layer_options.mtime
     ));
     for p in &base_plan.packages {

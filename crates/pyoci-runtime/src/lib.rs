@@ -27,6 +27,7 @@
 pub mod buildenv;
 pub mod compile;
 mod error;
+pub mod flavor;
 pub mod fsbase;
 pub mod ldcache;
 pub mod prune;
@@ -45,6 +46,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 pub use error::RuntimeError;
+pub use flavor::{CaCert, Flavor};
 pub use python::{PythonRuntime, SUPPORTED};
 
 /// The default `SOURCE_DATE_EPOCH`: 2024-01-01T00:00:00Z.
@@ -121,6 +123,8 @@ pub struct BaseOptions {
     pub compile: bool,
     /// More Debian packages to install (with their closure).
     pub extra_packages: Vec<String>,
+    /// Certificate authorities added to the CA bundle (`--ca-cert`).
+    pub ca_certs: Vec<CaCert>,
 }
 
 impl BaseOptions {
@@ -136,6 +140,7 @@ impl BaseOptions {
             debug: false,
             compile: true,
             extra_packages: Vec::new(),
+            ca_certs: Vec::new(),
         }
     }
 }
@@ -328,6 +333,10 @@ fn layer_key(plan: &BasePlan, options: &BaseOptions) -> String {
     for p in &plan.packages {
         h.update(format!("{}\0{}\0", p.name, p.sha256));
     }
+    // Only when given, so that keys without them stay as they were.
+    for cert in &options.ca_certs {
+        h.update(format!("ca\0{}\0{}\0", cert.name, cert.sha256()));
+    }
     hex::encode(h.finalize())
 }
 
@@ -450,6 +459,7 @@ pub fn assemble(
     fsbase::users_and_dirs(root)?;
     fsbase::os_release(root, python)?;
     report.certificates = fsbase::ca_bundle(root)?;
+    report.certificates += flavor::add_ca_certs(root, &options.ca_certs)?;
     if options.debug {
         fsbase::busybox_links(root)?;
     }
@@ -535,6 +545,12 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
             .collect::<Vec<_>>()
             .join(" "),
     );
+    if !options.ca_certs.is_empty() {
+        annotations.insert(
+            "dev.pyoci.ca-certs".into(),
+            flavor::ca_cert_annotation(options),
+        );
+    }
     let mut labels = BTreeMap::new();
     labels.insert(
         "dev.pyoci.python.version".into(),
@@ -563,10 +579,11 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
         layers: vec![layer],
         history: vec![History {
             created_by: format!(
-                "pyoci base --python {} --platform {}{}",
+                "pyoci base --python {} --platform {}{}{}",
                 plan.python.version,
                 plan.platform,
-                if options.debug { " --debug" } else { "" }
+                if options.debug { " --debug" } else { "" },
+                flavor::ca_cert_args(&options.ca_certs)
             ),
             comment: Some(format!(
                 "{} Debian packages from {}",

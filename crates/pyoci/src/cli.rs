@@ -164,6 +164,15 @@ pub struct BaseArgs {
     /// Extra Debian packages to install, with their dependencies (repeatable)
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
+    /// What to build: `distroless` (the runtime `pyoci build` uses), or a local
+    /// stand-in for the official `python:X-slim` (`slim`) or `python:X` (`full`)
+    /// images, with a shell, apt, pip and venv (and compilers and headers in `full`)
+    #[arg(long, default_value = "distroless", value_parser = ["distroless", "slim", "full"])]
+    pub flavor: String,
+    /// Also trust this PEM certificate authority (repeatable): it is appended to the
+    /// image's CA bundle and put in /usr/local/share/ca-certificates/
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -17,43 +15,6 @@ fn examples() -> PathBuf {
 
 fn online() -> bool {
     require("the Debian mirror", mirror_available())
-}
-
-/// Starts the image detached with `--read-only`, returns (container, host port).
-fn run_detached(tag: &str) -> (String, u16) {
-    let out = run_ok(docker().args(["run", "-d", "--read-only", "-p", "127.0.0.1::8000", tag]));
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let port = run_ok(docker().args(["port", &id, "8000/tcp"]));
-    let text = String::from_utf8_lossy(&port.stdout);
-    let port: u16 = text
-        .lines()
-        .next()
-        .and_then(|l| l.rsplit(':').next())
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port mapping: {text}"));
-    (id, port)
-}
-
-/// A plain HTTP GET on loopback, retried while the server starts.
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-            let request =
-                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-            if stream.write_all(request.as_bytes()).is_ok() {
-                let mut response = String::new();
-                if stream.read_to_string(&mut response).is_ok() && response.starts_with("HTTP/") {
-                    let status = response[9..12].parse().unwrap_or(0);
-                    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-                    return (status, body);
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "nothing answered on port {port}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 /// `pyoci build PROJECT --json --output oci:OUT EXTRA…`, parsed.

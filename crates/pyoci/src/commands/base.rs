@@ -1,11 +1,13 @@
-//! `pyoci base`: a distroless Python runtime from Debian packages.
+//! `pyoci base`: a distroless Python runtime from Debian packages, or a
+//! stand-in for the official `python:X-slim` and `python:X` images.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use pyoci_fetch::{Cache, FetchOptions, Fetcher};
-use pyoci_runtime::{build_base, Context, PythonRuntime};
+use pyoci_runtime::flavor::build_flavor;
+use pyoci_runtime::{CaCert, Context, Flavor, PythonRuntime};
 use serde_json::json;
 
 use super::build::base_options;
@@ -27,9 +29,28 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
         .clone()
         .or_else(|| args.out.load.clone())
         .unwrap_or_else(|| format!("pyoci/python:{}", python.version));
+    let flavor: Flavor = args.flavor.parse().map_err(anyhow::Error::msg)?;
+    if args.debug && flavor != Flavor::Distroless {
+        bail!("`--debug` adds busybox to the distroless runtime; the {flavor} flavor already has a shell\nhint: drop `--debug`, or use `--flavor distroless`");
+    }
     let mut options = base_options(python, &args.runtime)?;
     options.debug = args.debug;
     options.extra_packages = args.packages;
+    for path in &args.ca_certs {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("Cannot read the CA certificate `{}`", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match CaCert::from_pem(&name, &text) {
+            Some(cert) => options.ca_certs.push(cert),
+            None => bail!(
+                "`{}` holds no PEM certificate\nhint: `--ca-cert` takes a file with `-----BEGIN CERTIFICATE-----` blocks, like those in /usr/local/share/ca-certificates",
+                path.display()
+            ),
+        }
+    }
 
     let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
     let fetcher = Fetcher::new(FetchOptions::default())?;
@@ -39,7 +60,7 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
         cache: &cache,
         reporter: &reporter,
     };
-    let base = build_base(&ctx, &options)?;
+    let base = build_flavor(&ctx, &options, flavor)?;
     let written = write_all(&base.image, &outputs, args.out.load.as_deref(), &tag)?;
 
     let compressed: u64 = base.image.layers.iter().map(|l| l.size).sum();
@@ -50,6 +71,7 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
             "digest": base.image.digest(),
             "tag": tag,
             "platform": base.plan.platform,
+            "flavor": flavor.name(),
             "python": base.plan.python.version,
             "suite": base.plan.python.suite,
             "compressed_bytes": compressed,
@@ -65,7 +87,11 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if !global.quiet {
         eprintln!(
-            "Built Python {} ({}, {}): {} packages, {} compressed, {} uncompressed, in {:.1}s{}",
+            "Built {}Python {} ({}, {}): {} packages, {} compressed, {} uncompressed, in {:.1}s{}",
+            match flavor.official_tag(&base.plan.python) {
+                Some(official) => format!("a stand-in for {official}: "),
+                None => String::new(),
+            },
             base.plan.python.version,
             base.plan.python.suite,
             base.plan.platform,

@@ -154,7 +154,11 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
                 "  built {} from {} ({}, sha256 {})",
                 b.filename,
                 b.sdist,
-                if b.cached { "cached".to_string() } else { format!("{:.1}s", b.build_seconds) },
+                if b.cached {
+                    "cached".to_string()
+                } else {
+                    format!("{:.1}s", b.build_seconds)
+                },
                 &b.sha256[..16]
             );
         }
@@ -166,7 +170,12 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
             eprintln!(
                 "  system libraries layer: {} packages ({})",
                 built.system_packages.len(),
-                built.system_packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(" ")
+                built
+                    .system_packages
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
         }
         eprintln!("  digest {}", built.image.digest());

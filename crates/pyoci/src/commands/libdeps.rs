@@ -162,7 +162,11 @@ fn venv_python(dir: &Path) -> Option<String> {
         let k = k.trim();
         (k == "version" || k == "version_info").then(|| {
             let mut parts = v.trim().split('.');
-            format!("{}.{}", parts.next().unwrap_or("3"), parts.next().unwrap_or("11"))
+            format!(
+                "{}.{}",
+                parts.next().unwrap_or("3"),
+                parts.next().unwrap_or("11")
+            )
         })
     })
 }
@@ -190,7 +194,10 @@ fn unpack_with_whiteouts(layer: Box<dyn std::io::Read>, root: &Path) -> Result<(
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.into_owned();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let parent = root.join(path.parent().unwrap_or(Path::new("")));
         if name == ".wh..wh..opq" {
             if let Ok(children) = std::fs::read_dir(&parent) {

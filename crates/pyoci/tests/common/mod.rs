@@ -1,8 +1,11 @@
 //! Shared helpers for the command-line and end-to-end tests.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// Whether this run is CI, where nothing may be skipped.
 pub fn in_ci() -> bool {
@@ -98,4 +101,152 @@ pub fn run_err(cmd: &mut Command) -> String {
 /// Removes an image from the engine, ignoring errors.
 pub fn docker_rmi(tag: &str) {
     let _ = docker().args(["rmi", "-f", tag]).output();
+}
+
+/// Starts the image detached with `--read-only`, returns (container, host port).
+pub fn run_detached(tag: &str) -> (String, u16) {
+    let out = run_ok(docker().args(["run", "-d", "--read-only", "-p", "127.0.0.1::8000", tag]));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let port = run_ok(docker().args(["port", &id, "8000/tcp"]));
+    let text = String::from_utf8_lossy(&port.stdout);
+    let port: u16 = text
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port mapping: {text}"));
+    (id, port)
+}
+
+/// A plain HTTP GET on loopback, retried while the server starts.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let mut response = String::new();
+                if stream.read_to_string(&mut response).is_ok() && response.starts_with("HTTP/") {
+                    let status = response[9..12].parse().unwrap_or(0);
+                    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+                    return (status, body);
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing answered on port {port}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth, user `app`),
+/// stopped when dropped.
+pub struct Postgres {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl Postgres {
+    /// The server's binaries (Debian's layout), if installed.
+    pub fn bin_dir() -> Option<PathBuf> {
+        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .filter(|p| p.join("initdb").exists())
+            .collect();
+        versions.sort();
+        versions.pop()
+    }
+
+    /// Starts a cluster; as root, it runs as the `postgres` user.
+    pub fn start() -> Postgres {
+        let bin = Self::bin_dir().expect("PostgreSQL is installed");
+        let dir = tempfile::tempdir().unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let as_postgres = |program: &Path| {
+            let mut cmd = if is_root() {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(program);
+                c
+            } else {
+                Command::new(program)
+            };
+            cmd.current_dir("/");
+            cmd
+        };
+        if is_root() {
+            run_ok(
+                Command::new("chown")
+                    .args(["-R", "postgres"])
+                    .arg(dir.path()),
+            );
+        }
+        run_ok(
+            as_postgres(&bin.join("initdb"))
+                .args(["-A", "trust", "-U", "app", "-D"])
+                .arg(dir.path().join("data")),
+        );
+        run_ok(
+            as_postgres(&bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(dir.path().join("data"))
+                .arg("-o")
+                .arg(format!(
+                    "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                    dir.path().display()
+                ))
+                .arg("-l")
+                .arg(dir.path().join("log"))
+                .args(["-w", "start"]),
+        );
+        Postgres { port, dir, bin }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"));
+            c
+        } else {
+            Command::new(self.bin.join("pg_ctl"))
+        };
+        let _ = cmd
+            .current_dir("/")
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "fast", "stop"])
+            .output();
+    }
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Paths in an image output's layers (all layers, bottom first).
+pub fn image_paths(output: &str) -> Vec<String> {
+    let output: pyoci_oci::Output = output.parse().unwrap();
+    let mut out = Vec::new();
+    for layer in pyoci_oci::open_image_layers(&output).unwrap() {
+        let mut archive = tar::Archive::new(layer);
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            out.push(entry.path().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out
 }
