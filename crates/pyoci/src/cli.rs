@@ -38,9 +38,60 @@ pub enum Command {
     Plan(BuildArgs),
     /// Check an image output (digests, sizes, media types, diff_ids)
     Validate(ValidateArgs),
+    /// Render the project's ImagePlan as a multi-stage Dockerfile, in one of the seeds' strategies
+    Dockerfile(DockerfileArgs),
     /// List the shared libraries a tree's or an image's native code needs and
     /// nothing in it provides, and the Debian packages that ship them
     Libdeps(LibdepsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DockerfileArgs {
+    /// The project directory
+    #[arg(default_value = ".", required_unless_present = "list_strategies")]
+    pub project: PathBuf,
+    /// The strategy (see `--list-strategies`)
+    #[arg(long, default_value = "recommended")]
+    pub strategy: String,
+    /// List the strategies and exit
+    #[arg(long)]
+    pub list_strategies: bool,
+    /// Write `Dockerfile` and `.dockerignore` into the project instead of printing
+    #[arg(long)]
+    pub write: bool,
+    /// Also write `compose.yaml` with the development target (implies --write)
+    #[arg(long)]
+    pub compose: bool,
+    /// The slim base image [default: python:X-slim]
+    #[arg(long, value_name = "REF")]
+    pub base_image: Option<String>,
+    /// The full (builder) image [default: python:X]
+    #[arg(long, value_name = "REF")]
+    pub builder_image: Option<String>,
+    /// Use this pyoci runtime image as the final stage of `recommended` (when no
+    /// system packages are needed)
+    #[arg(long, value_name = "REF")]
+    pub distroless_image: Option<String>,
+    /// The Python version [default: `[tool.pyoci] python`, else 3.11]
+    #[arg(long)]
+    pub python: Option<String>,
+    /// Package index inside the build [default: discovered as for `pyoci build`]
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Dependency groups for the development target [default: dev, when the project has it]
+    #[arg(long = "dev-group", value_name = "GROUP")]
+    pub dev_groups: Vec<String>,
+    /// uv version installed in builder stages
+    #[arg(long, default_value = "0.9.9")]
+    pub uv_version: String,
+    /// Poetry version installed in builder stages
+    #[arg(long, default_value = "2.5.1")]
+    pub poetry_version: String,
+    /// More Debian packages for building sdists, added to `[tool.pyoci] build-packages`
+    #[arg(long, value_name = "PKG,...", value_delimiter = ',')]
+    pub build_packages: Vec<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 #[derive(Debug, Args)]

@@ -5,13 +5,9 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
 
 fn online() -> bool {
     require("the Debian mirror", mirror_available())
@@ -93,41 +89,6 @@ fn fastapi_app_serves_http_read_only_as_nonroot() {
 #[test]
 fn flask_app_serves_http_read_only_as_nonroot() {
     serves_http("flask-app", "ok");
-}
-
-/// A private venv with uv, for locks that must be generated at test time
-/// (uv.lock records the index's URLs, which the repository must not carry).
-fn uv() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("uv-venv");
-    let uv = venv.join("bin/uv");
-    if uv.exists() {
-        return Some(uv);
-    }
-    let ok = std::process::Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .is_ok_and(|s| s.success())
-        && std::process::Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "uv"])
-            .status()
-            .is_ok_and(|s| s.success());
-    ok.then_some(uv)
-}
-
-fn copy_example(name: &str, to: &Path) -> PathBuf {
-    let dest = to.join(name);
-    for entry in walkdir::WalkDir::new(examples().join(name)) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(examples().join(name)).unwrap();
-        let target = dest.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-    dest
 }
 
 #[test]

@@ -9,10 +9,6 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
 fn ready() -> bool {
     require("the Debian mirror", mirror_available())
         && require("bubblewrap (`bwrap`)", which("bwrap"))

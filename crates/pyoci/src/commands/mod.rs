@@ -8,6 +8,7 @@ use crate::cli::{Cli, Command};
 
 mod base;
 mod build;
+mod dockerfile;
 mod libdeps;
 mod output;
 mod validate;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Build(args) => build::run(args, &cli.global, false),
         Command::Plan(args) => build::run(args, &cli.global, true),
         Command::Validate(args) => validate::run(args, &cli.global),
+        Command::Dockerfile(args) => dockerfile::run(args, &cli.global),
         Command::Libdeps(args) => libdeps::run(args, &cli.global),
     }
 }

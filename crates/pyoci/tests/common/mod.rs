@@ -250,3 +250,49 @@ pub fn image_paths(output: &str) -> Vec<String> {
     }
     out
 }
+
+/// The repository's `examples/` directory.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// A copy of an example in `to`.
+pub fn copy_example(name: &str, to: &Path) -> PathBuf {
+    let dest = to.join(name);
+    for entry in walkdir::WalkDir::new(examples().join(name)) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(examples().join(name)).unwrap();
+        let target = dest.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    dest
+}
+
+/// A Python tool installed with pip into a private venv of the test run
+/// (`uv`, `poetry`): locks that record the index's URLs are made at test time.
+pub fn pip_tool(program: &str, spec: &str) -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{program}-venv"));
+    let bin = venv.join("bin").join(program);
+    if bin.exists() {
+        return Some(bin);
+    }
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", spec])
+            .status()
+            .is_ok_and(|s| s.success());
+    ok.then_some(bin)
+}
+
+/// uv, for uv.lock files made at test time.
+pub fn uv() -> Option<PathBuf> {
+    pip_tool("uv", "uv")
+}
