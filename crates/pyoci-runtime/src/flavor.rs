@@ -17,8 +17,8 @@
 //! places: Python is Debian's (`/usr/bin/python3.X`, with `/usr/local/bin/python`
 //! and `/usr/local/bin/pip` pointing at it), `pip install` outside a venv is
 //! allowed (no `EXTERNALLY-MANAGED` marker, as in the official images), and
-//! `SSL_CERT_FILE` names the CA bundle because the bundle's hashed links are
-//! not made.
+//! `/etc/ssl/certs` has the bundle and a link per certificate but not
+//! OpenSSL's hashed links (OpenSSL, Python and pip read the bundle).
 //!
 //! [`CaCert`]s (`--ca-cert`) work for every flavor: they are appended to the
 //! CA bundle and placed in `/usr/local/share/ca-certificates/`, for builds
@@ -201,6 +201,9 @@ pub fn flavor_packages(python: &PythonRuntime, flavor: Flavor) -> Vec<String> {
         // The essential set and what `RUN` lines expect.
         "base-files",
         "base-passwd",
+        // Satisfies init-system-helpers' `usrmerge | usr-is-merged` without
+        // usrmerge's perl: the tree is merged already.
+        "usr-is-merged",
         "bash",
         "dash",
         "coreutils",
@@ -239,7 +242,14 @@ pub fn flavor_packages(python: &PythonRuntime, flavor: Flavor) -> Vec<String> {
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain([format!("python{v}"), format!("python{v}-venv")])
+    // The official slim images keep Python's headers (`Python.h`,
+    // `python3.X-config`), so `pip install` of an sdist with a C extension
+    // works there once a compiler is added.
+    .chain([
+        format!("python{v}"),
+        format!("python{v}-venv"),
+        format!("python{v}-dev"),
+    ])
     .collect();
     match flavor {
         Flavor::Distroless => Vec::new(),
@@ -382,7 +392,7 @@ pub fn build_flavor(
             packages.len(),
             flavor
         ));
-        report = assemble(staging.path(), &plan, &packages, &debs, options, flavor)
+        report = assemble(staging.path(), &plan, &packages, &debs, options)
             .map_err(crate::to_layer_err)?;
         ctx.reporter.phase("writing the layer");
         let layer = pyoci_layer::write_layer(
@@ -475,7 +485,6 @@ fn assemble(
     packages: &[Package],
     debs: &[PathBuf],
     options: &BaseOptions,
-    flavor: Flavor,
 ) -> Result<AssemblyReport, RuntimeError> {
     let python = &plan.python;
     let mut report = AssemblyReport {
@@ -489,7 +498,17 @@ fn assemble(
     // The official images let pip install outside a venv.
     let marker = format!("{}/EXTERNALLY-MANAGED", python.stdlib_dir());
     let filter = |path: &str| -> bool {
-        !(EXCLUDED_PREFIXES.iter().any(|p| path.starts_with(p)) || path == marker)
+        if path == marker {
+            return false;
+        }
+        // dpkg's `path-include /usr/share/doc/*/copyright`: it also keeps
+        // packages that ship nothing else on dpkg's books.
+        if let Some(rest) = path.strip_prefix("/usr/share/doc/") {
+            if rest.split('/').count() == 2 && rest.ends_with("/copyright") {
+                return true;
+            }
+        }
+        !EXCLUDED_PREFIXES.iter().any(|p| path.starts_with(p))
     };
     let mut status = Vec::new();
     for (package, deb) in packages.iter().zip(debs) {
@@ -565,7 +584,6 @@ fn assemble(
     } else {
         report.compile_skipped = Some("--no-compile".to_string());
     }
-    let _ = flavor;
     report.tree_bytes = walkdir::WalkDir::new(root)
         .into_iter()
         .filter_map(Result::ok)
@@ -933,12 +951,21 @@ fn describe(
         platform: options.platform.clone(),
         config: ImageConfig {
             user: None,
-            env: vec![
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-                "LANG=C.UTF-8".into(),
-                format!("PYTHON_VERSION={upstream}"),
-                format!("SSL_CERT_FILE={}", fsbase::CA_BUNDLE),
-            ],
+            env: {
+                let mut env: Vec<String> = vec![
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                    "LANG=C.UTF-8".into(),
+                    format!("PYTHON_VERSION={upstream}"),
+                ];
+                // Tools that bundle their own roots (uv, certifi in requests and
+                // Poetry) must read the bundle that holds the added CAs.
+                if !options.ca_certs.is_empty() {
+                    for var in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT"] {
+                        env.push(format!("{var}={}", crate::fsbase::CA_BUNDLE));
+                    }
+                }
+                env
+            },
             entrypoint: None,
             cmd: Some(vec!["python3".into()]),
             working_dir: None,
@@ -1039,7 +1066,8 @@ mod tests {
         assert_eq!(
             text,
             "Package: a\nStatus: install ok installed\nVersion: 2\n\n\
-             Package: b\nStatus: install ok installed\nVersion: 1\n"
+             Package: b\nStatus: install ok installed\nVersion: 1\n\n",
+            "dpkg ends every paragraph with an empty line"
         );
     }
 

@@ -43,6 +43,35 @@ pub enum Command {
     /// List the shared libraries a tree's or an image's native code needs and
     /// nothing in it provides, and the Debian packages that ship them
     Libdeps(LibdepsArgs),
+    /// Measure image sizes and build times of every Dockerfile strategy beside
+    /// `pyoci build` (cold and warm cache); write BENCH.md, bench.json and SVG charts
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The project directories (each is copied; the originals are never modified)
+    #[arg(required = true)]
+    pub projects: Vec<PathBuf>,
+    /// Dockerfile strategies to build [default: all of them]
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub strategies: Vec<String>,
+    /// Runs per figure (interleaved across contenders)
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Where BENCH.md, bench.json, the SVG charts and the work copies go
+    #[arg(long, default_value = "bench", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Package index for re-locking and the uv install step [default: discovered as for `pyoci build`]
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Trust this PEM CA in the local `python:X-slim`/`python:X` stand-ins the
+    /// bench makes when the engine lacks them (repeatable)
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
+    /// Keep the benchmark's images in the engine afterwards
+    #[arg(long)]
+    pub keep_images: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +156,8 @@ pub enum CompressionArg {
 /// Where the runtime comes from; shared by `base`, `build` and `plan`.
 #[derive(Debug, Args, Clone)]
 pub struct RuntimeArgs {
-    /// Target platform: linux/amd64, linux/arm64 or linux/arm/v7 [default: the host's]
+    /// Target platform(s): linux/amd64, linux/arm64 or linux/arm/v7; a comma-separated
+    /// list makes one image per platform under one index [default: the host's]
     #[arg(long)]
     pub platform: Option<String>,
     /// Debian mirror URL [env: PYOCI_DEBIAN_MIRROR; default: the host's apt sources]
@@ -156,6 +186,19 @@ pub struct OutputArgs {
     /// The image's name in archives and layouts (default: the --load name, else one made from the input)
     #[arg(long, short, value_name = "NAME:TAG")]
     pub tag: Option<String>,
+    /// Push to a registry, by the OCI distribution spec: HOST[:PORT]/REPO:TAG (repeatable)
+    #[arg(long, value_name = "REF")]
+    pub push: Vec<String>,
+    /// The registry user; the password is read from standard input
+    /// [default: Docker's config.json, its credential helpers, then anonymous]
+    #[arg(long, value_name = "USER")]
+    pub registry_user: Option<String>,
+    /// A registry spoken to over plain HTTP when HTTPS fails (loopback always may) (repeatable)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
+    /// Repositories on the target registry to mount shared layers from instead of uploading them (repeatable)
+    #[arg(long, value_name = "REPO")]
+    pub mount_from: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -55,6 +55,12 @@ fn hints(err: &anyhow::Error) -> Vec<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<pyoci_elf::ElfError>() {
             e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_registry::RegistryError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_dockerfile::DockerfileError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<pyoci_bench::BenchError>() {
+            e.hint()
         } else if let Some(e) = cause.downcast_ref::<pyoci_fetch::FetchError>() {
             fetch_hint(e)
         } else if let Some(e) = cause.downcast_ref::<std::io::Error>() {

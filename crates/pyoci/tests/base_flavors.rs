@@ -142,8 +142,9 @@ fn full_has_compilers_and_headers() {
     let text = sh(
         &tag,
         "gcc --version && python3.11-config --includes && pg_config --version && git --version \
-         && pkg-config --cflags libffi && cc -x c -o /tmp/hello - <<'EOF' && /tmp/hello\n\
-         #include <Python.h>\n#include <libpq-fe.h>\nint main(void) { return puts(\"compiled\") < 0; }\nEOF",
+         && pkg-config --modversion libffi \
+         && printf '#include <Python.h>\\n#include <libpq-fe.h>\\nint main(void) { return puts(\"compiled\") < 0; }\\n' >/tmp/h.c \
+         && cc $(python3.11-config --includes) -I$(pg_config --includedir) -o /tmp/h /tmp/h.c && /tmp/h",
     );
     for want in [
         "gcc (Debian",

@@ -51,7 +51,9 @@ fn standins() -> bool {
     *DONE.get_or_init(|| {
         for (flavor, tag) in [("slim", "python:3.11-slim"), ("full", "python:3.11")] {
             let mut cmd = pyoci();
-            cmd.args(["base", "--python", "3.11", "--flavor", flavor, "--quiet", "--load", tag]);
+            cmd.args([
+                "base", "--python", "3.11", "--flavor", flavor, "--quiet", "--load", tag,
+            ]);
             for ca in host_cas() {
                 cmd.arg("--ca-cert").arg(ca);
             }
@@ -147,7 +149,10 @@ fn all_strategies(example: &str, project: &Path, check: &dyn Fn(&str)) {
         docker_build(project, &tag, "production");
         let user = run_ok(docker().args(["inspect", "--format", "{{.Config.User}}", &tag]));
         let user = String::from_utf8_lossy(&user.stdout).trim().to_string();
-        assert!(!user.is_empty() && user != "root" && user != "0", "{tag} runs as `{user}`");
+        assert!(
+            !user.is_empty() && user != "root" && user != "0",
+            "{tag} runs as `{user}`"
+        );
         check(&tag);
         docker_rmi(&tag);
     }
@@ -170,7 +175,9 @@ fn uwsgi_app_every_strategy() {
     }
     let dir = tempfile::tempdir().unwrap();
     let project = copy_example("uwsgi-app", dir.path());
-    all_strategies("uwsgi-app", &project, &|tag| check_http(tag, "hello from uwsgi"));
+    all_strategies("uwsgi-app", &project, &|tag| {
+        check_http(tag, "hello from uwsgi")
+    });
 }
 
 #[test]
@@ -187,9 +194,15 @@ fn psycopg2_app_every_strategy() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&rendered.stdout);
-    assert!(text.contains("libpq5"), "runtime packages from libdeps:\n{text}");
+    assert!(
+        text.contains("libpq5"),
+        "runtime packages from libdeps:\n{text}"
+    );
     let pg = Postgres::start();
-    let url = format!("DATABASE_URL=postgresql://app@127.0.0.1:{}/postgres", pg.port);
+    let url = format!(
+        "DATABASE_URL=postgresql://app@127.0.0.1:{}/postgres",
+        pg.port
+    );
     all_strategies("psycopg2-app", &project, &|tag| {
         let out = run_ok(docker().args(["run", "--rm", "--network", "host", "-e", &url, tag]));
         let text = String::from_utf8_lossy(&out.stdout);
@@ -208,10 +221,18 @@ fn cli_app_every_strategy_with_a_uv_lock() {
     };
     let dir = tempfile::tempdir().unwrap();
     let project = copy_example("cli-app", dir.path());
-    run_ok(std::process::Command::new(&uv).arg("lock").current_dir(&project));
+    run_ok(
+        std::process::Command::new(&uv)
+            .arg("lock")
+            .current_dir(&project),
+    );
     all_strategies("cli-app", &project, &|tag| {
         let out = run_ok(docker().args(["run", "--rm", tag, "hello", "pyoci"]));
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, pyoci", "{tag}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "hello, pyoci",
+            "{tag}"
+        );
     });
 }
 
@@ -231,7 +252,11 @@ fn poetry_project(dir: &Path) -> Option<PathBuf> {
         ),
     )
     .unwrap();
-    run_ok(std::process::Command::new(&poetry).arg("lock").current_dir(&project));
+    run_ok(
+        std::process::Command::new(&poetry)
+            .arg("lock")
+            .current_dir(&project),
+    );
     Some(project)
 }
 
@@ -246,7 +271,10 @@ fn index_url() -> Option<String> {
         return Some(url[..i + "/simple/".len()].to_string());
     }
     let pip = std::process::Command::new("python3")
-        .args(["-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"])
+        .args([
+            "-c",
+            "from pip._internal.models.index import PyPI; print(PyPI.simple_url)",
+        ])
         .output()
         .ok()?;
     Some(String::from_utf8_lossy(&pip.stdout).trim().to_string()).filter(|s| !s.is_empty())
@@ -259,10 +287,15 @@ fn fastapi_app_every_strategy_with_a_poetry_lock() {
     }
     let dir = tempfile::tempdir().unwrap();
     let Some(project) = poetry_project(dir.path()) else {
-        require("poetry (installed with pip into a test venv) and the index URL", false);
+        require(
+            "poetry (installed with pip into a test venv) and the index URL",
+            false,
+        );
         return;
     };
-    all_strategies("fastapi-app", &project, &|tag| check_http(tag, "\"status\":\"ok\""));
+    all_strategies("fastapi-app", &project, &|tag| {
+        check_http(tag, "\"status\":\"ok\"")
+    });
 }
 
 #[test]
@@ -274,7 +307,12 @@ fn recommended_puts_the_same_packages_as_pyoci_build() {
     let project = copy_example("flask-app", dir.path());
     let pyoci_tag = "pyoci-test/df-same:pyoci";
     let docker_tag = "pyoci-test/df-same:docker";
-    run_ok(pyoci().arg("build").arg(&project).args(["--quiet", "--load", pyoci_tag]));
+    run_ok(
+        pyoci()
+            .arg("build")
+            .arg(&project)
+            .args(["--quiet", "--load", pyoci_tag]),
+    );
     render(&project, "recommended", &[]);
     docker_build(&project, docker_tag, "production");
     let ours = venv_dists(pyoci_tag);
@@ -300,14 +338,21 @@ fn dev_target_and_compose_and_no_key_in_the_image() {
     let project = copy_example("flask-app", dir.path());
     // A private key lying in the project must never reach an image.
     std::fs::create_dir_all(project.join(".ssh")).unwrap();
-    std::fs::write(project.join(".ssh/id_ed25519"), "-----BEGIN OPENSSH PRIVATE KEY-----\npyoci-test-secret\n").unwrap();
-    std::fs::write(project.join("id_rsa"), "-----BEGIN RSA PRIVATE KEY-----\npyoci-test-secret\n").unwrap();
-    run_ok(
-        pyoci()
-            .arg("dockerfile")
-            .arg(&project)
-            .args(["--strategy", "multi-layered-slim", "--compose"]),
-    );
+    std::fs::write(
+        project.join(".ssh/id_ed25519"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\npyoci-test-secret\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("id_rsa"),
+        "-----BEGIN RSA PRIVATE KEY-----\npyoci-test-secret\n",
+    )
+    .unwrap();
+    run_ok(pyoci().arg("dockerfile").arg(&project).args([
+        "--strategy",
+        "multi-layered-slim",
+        "--compose",
+    ]));
     let compose = std::fs::read_to_string(project.join("compose.yaml")).unwrap();
     assert!(compose.contains("target: development"), "{compose}");
     let tag = "pyoci-test/df-dev:dev";

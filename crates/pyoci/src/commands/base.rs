@@ -11,7 +11,7 @@ use pyoci_runtime::{CaCert, Context, Flavor, PythonRuntime};
 use serde_json::json;
 
 use super::build::base_options;
-use super::output::{human, parse_outputs, write_all};
+use super::output::{check_destinations, describe_written, human, write_all};
 use crate::cli::{BaseArgs, GlobalArgs};
 use crate::reporter::BarReporter;
 use crate::settings;
@@ -19,10 +19,7 @@ use crate::settings;
 pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let python = PythonRuntime::lookup(&args.python)?;
-    let outputs = parse_outputs(&args.out.output)?;
-    if outputs.is_empty() && args.out.load.is_none() {
-        bail!("Nowhere to put the image\nhint: add `--output oci:DIR`, `--output docker-archive:FILE`, or `--load NAME:TAG`");
-    }
+    let outputs = check_destinations(&args.out)?;
     let tag = args
         .out
         .tag
@@ -61,7 +58,7 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
         reporter: &reporter,
     };
     let base = build_flavor(&ctx, &options, flavor)?;
-    let written = write_all(&base.image, &outputs, args.out.load.as_deref(), &tag)?;
+    let written = write_all(std::slice::from_ref(&base.image), &outputs, &args.out, &tag)?;
 
     let compressed: u64 = base.image.layers.iter().map(|l| l.size).sum();
     let uncompressed: u64 = base.image.layers.iter().map(|l| l.uncompressed_size).sum();
@@ -110,7 +107,7 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
         }
         eprintln!("  digest {}", base.image.digest());
         for w in &written {
-            eprintln!("  wrote {}", w.destination);
+            eprintln!("  {}", describe_written(w));
         }
     }
     Ok(ExitCode::SUCCESS)

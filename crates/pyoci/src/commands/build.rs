@@ -12,17 +12,34 @@ use pyoci_project::{LockSelection, Selection};
 use pyoci_runtime::{BaseOptions, Context, PythonRuntime};
 use serde_json::json;
 
-use super::output::{human, parse_outputs, write_all};
+use super::output::{check_destinations, describe_written, human, write_all};
 use crate::cli::{BuildArgs, CompressionArg, GlobalArgs, RuntimeArgs};
 use crate::reporter::BarReporter;
 use crate::settings;
 
 /// Base options from the shared runtime flags.
+/// The platforms of `--platform` (a comma-separated list), else the host's.
+pub fn platforms(runtime: &RuntimeArgs) -> Result<Vec<Platform>> {
+    match &runtime.platform {
+        Some(list) => {
+            let mut out: Vec<Platform> = Vec::new();
+            for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let p: Platform = p.parse()?;
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+            if out.is_empty() {
+                bail!("`--platform` names no platform\nhint: pass e.g. `--platform linux/amd64,linux/arm64`");
+            }
+            Ok(out)
+        }
+        None => Ok(vec![Platform::host()]),
+    }
+}
+
 pub fn base_options(python: PythonRuntime, runtime: &RuntimeArgs) -> Result<BaseOptions> {
-    let platform: Platform = match &runtime.platform {
-        Some(p) => p.parse()?,
-        None => Platform::host(),
-    };
+    let platform = platforms(runtime)?.remove(0);
     let mut options = BaseOptions::new(
         python,
         platform,
@@ -40,10 +57,12 @@ pub fn base_options(python: PythonRuntime, runtime: &RuntimeArgs) -> Result<Base
 
 pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<ExitCode> {
     let started = Instant::now();
-    let outputs = parse_outputs(&args.out.output)?;
-    if !plan_only && outputs.is_empty() && args.out.load.is_none() {
-        bail!("Nowhere to put the image\nhint: add `--output oci:DIR`, `--output docker-archive:FILE`, or `--load NAME:TAG`");
-    }
+    let outputs = if plan_only {
+        Vec::new()
+    } else {
+        check_destinations(&args.out)?
+    };
+    let platforms = platforms(&args.runtime)?;
     // The project may name its Python in `[tool.pyoci] python`.
     let project = pyoci_project::Project::load(&args.project)?;
     let requested = args
@@ -89,7 +108,17 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let built = build(&ctx, &options)?;
+    // One image per platform: Debian packages and wheels chosen for each,
+    // no emulation. The first is the one summarised below.
+    let mut all = Vec::new();
+    for platform in &platforms {
+        let mut options = options.clone();
+        options.base.platform = platform.clone();
+        all.push(build(&ctx, &options)?);
+    }
+    check_aligned(&all)?;
+    let images: Vec<pyoci_oci::Image> = all.iter().map(|b| b.image.clone()).collect();
+    let built = &all[0];
     let tag = args
         .out
         .tag
@@ -106,13 +135,14 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
                     .unwrap_or_else(|| "latest".into())
             )
         });
-    let written = write_all(&built.image, &outputs, args.out.load.as_deref(), &tag)?;
+    let written = write_all(&images, &outputs, &args.out, &tag)?;
     let compressed: u64 = built.image.layers.iter().map(|l| l.size).sum();
     let uncompressed: u64 = built.image.layers.iter().map(|l| l.uncompressed_size).sum();
     let elapsed = started.elapsed().as_secs_f64();
     if global.json {
         let summary = json!({
             "digest": built.image.digest(),
+            "platforms": all.iter().map(|b| json!({"platform": b.plan.base.platform, "digest": b.image.digest(), "compressed_bytes": b.image.layers.iter().map(|l| l.size).sum::<u64>(), "wheels": b.plan.wheels.iter().map(|w| w.filename.clone()).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "tag": tag,
             "project": built.plan.project,
             "platform": built.plan.base.platform,
@@ -179,9 +209,62 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
             );
         }
         eprintln!("  digest {}", built.image.digest());
+        for b in all.iter().skip(1) {
+            eprintln!(
+                "  also {}: {} compressed, digest {}",
+                b.plan.base.platform,
+                human(b.image.layers.iter().map(|l| l.size).sum()),
+                b.image.digest()
+            );
+        }
         for w in &written {
-            eprintln!("  wrote {}", w.destination);
+            eprintln!("  {}", describe_written(w));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Images of one index must hold the same Debian package versions and the
+/// same Python package versions on every platform.
+fn check_aligned(all: &[pyoci_build::BuiltImage]) -> Result<()> {
+    let Some(first) = all.first() else {
+        return Ok(());
+    };
+    let debs = |b: &pyoci_build::BuiltImage| -> Vec<(String, String)> {
+        b.plan
+            .base
+            .packages
+            .iter()
+            .filter(|p| p.architecture != "all")
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect()
+    };
+    let wheels = |b: &pyoci_build::BuiltImage| -> Vec<(String, String)> {
+        b.plan
+            .wheels
+            .iter()
+            .map(|w| (w.name.clone(), w.version.clone()))
+            .collect()
+    };
+    for other in &all[1..] {
+        for (name, version) in debs(other) {
+            if let Some((_, v)) = debs(first).into_iter().find(|(n, _)| *n == name) {
+                if v != version {
+                    bail!(
+                        "Debian package `{name}` is {v} for {} but {version} for {}\nhint: the mirror is being updated; retry, or pin a snapshot mirror with `--debian-mirror`",
+                        first.plan.base.platform,
+                        other.plan.base.platform
+                    );
+                }
+            }
+        }
+        if wheels(first) != wheels(other) {
+            bail!(
+                "The Python packages differ between {} and {}\nhint: this is a bug in lock selection; report it with `pyoci plan` of both platforms",
+                first.plan.base.platform,
+                other.plan.base.platform
+            );
+        }
+    }
+    Ok(())
 }

@@ -32,7 +32,10 @@ pub fn run(args: DockerfileArgs, global: &GlobalArgs) -> Result<ExitCode> {
         .or_else(|| project.pyoci.python.clone())
         .unwrap_or_else(|| "3.11".to_string());
     let python = PythonRuntime::lookup(&requested)?;
-    let mut options = BuildOptions::new(args.project.clone(), base_options(python.clone(), &args.runtime)?);
+    let mut options = BuildOptions::new(
+        args.project.clone(),
+        base_options(python.clone(), &args.runtime)?,
+    );
     options.index_url = args.index_url.clone();
     options.build_packages = args.build_packages.clone();
     let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
@@ -66,8 +69,16 @@ pub fn run(args: DockerfileArgs, global: &GlobalArgs) -> Result<ExitCode> {
                 "wrote {}/Dockerfile ({}){}; build with{} `docker build {}`",
                 dir.display(),
                 strategy.name(),
-                if rendered.compose.is_some() { ", .dockerignore and compose.yaml" } else { " and .dockerignore" },
-                if rendered.needs_buildkit { " DOCKER_BUILDKIT=1" } else { "" },
+                if rendered.compose.is_some() {
+                    ", .dockerignore and compose.yaml"
+                } else {
+                    " and .dockerignore"
+                },
+                if rendered.needs_buildkit {
+                    " DOCKER_BUILDKIT=1"
+                } else {
+                    ""
+                },
                 dir.display()
             );
         }
@@ -159,11 +170,7 @@ fn docker_input(
     build_packages.dedup();
     input.build_packages = build_packages;
     input.needs_compiler = plan.wheels.iter().any(|w| w.from_sdist);
-    input.git_ssh = plan
-        .git
-        .iter()
-        .filter_map(|g| ssh_host(&g.url))
-        .collect();
+    input.git_ssh = plan.git.iter().filter_map(|g| ssh_host(&g.url)).collect();
     input.git_ssh.sort();
     input.git_ssh.dedup();
     input.index_url = plan.index_urls.first().cloned();
@@ -171,7 +178,11 @@ fn docker_input(
         let text = std::fs::read_to_string(&project.pyproject).unwrap_or_default();
         let has_dev = project.dependency_groups.contains_key("dev")
             || text.contains("[tool.poetry.group.dev");
-        if has_dev { vec!["dev".to_string()] } else { Vec::new() }
+        if has_dev {
+            vec!["dev".to_string()]
+        } else {
+            Vec::new()
+        }
     } else {
         args.dev_groups.clone()
     };
@@ -210,7 +221,9 @@ fn ssh_host(url: &str) -> Option<String> {
 /// The app's command with auto-reload, for the development target.
 fn dev_command(entrypoint: &[String], cmd: &[String]) -> Vec<String> {
     let mut all: Vec<String> = entrypoint.iter().chain(cmd).cloned().collect();
-    let program = all.first().map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
+    let program = all
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
     match program.as_deref() {
         Some("uvicorn") | Some("gunicorn") if !all.iter().any(|a| a == "--reload") => {
             all.push("--reload".to_string());
@@ -225,7 +238,9 @@ fn dev_command(entrypoint: &[String], cmd: &[String]) -> Vec<String> {
 /// VCS, caches, virtualenvs and outputs.
 fn source_entries(dir: &Path, lock_file: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("Cannot read `{}`", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("Cannot read `{}`", dir.display()))?
+    {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let skip = name.starts_with('.')

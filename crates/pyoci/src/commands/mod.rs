@@ -7,6 +7,7 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 
 mod base;
+mod bench;
 mod build;
 mod dockerfile;
 mod libdeps;
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => validate::run(args, &cli.global),
         Command::Dockerfile(args) => dockerfile::run(args, &cli.global),
         Command::Libdeps(args) => libdeps::run(args, &cli.global),
+        Command::Bench(args) => bench::run(args, &cli.global),
     }
 }
