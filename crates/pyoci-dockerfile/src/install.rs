@@ -322,13 +322,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// `pip wheel` for the dependencies into `dir`.
+    /// `pip wheel` for the dependencies into `dir`. `--use-pep517`: sdists
+    /// without a pyproject.toml (uwsgi) otherwise take pip's legacy
+    /// `setup.py bdist_wheel` path, which fails when `wheel` is absent.
     pub(crate) fn wheel_cmds(&self, dev: bool, dir: &str) -> Vec<String> {
         let mut v: Vec<String> = self.export_cmd(dev).into_iter().collect();
         let (req, hashes) = self.wheel_requirements(dev);
         let h = if hashes { " --require-hashes" } else { "" };
         v.push(format!(
-            "pip wheel{}{h} --wheel-dir {dir} -r {req}",
+            "pip wheel{}{h} --use-pep517 --wheel-dir {dir} -r {req}",
             self.pip_no_cache()
         ));
         v
