@@ -246,6 +246,7 @@ fn plan_with_base(
         },
         system_packages: settings.system_packages.clone(),
         build_packages: settings.build_packages.clone(),
+        build_env: settings.build_env.clone(),
         index_urls,
         base,
     })
@@ -652,6 +653,11 @@ fn build_sdists(
         });
     sdist_options.auto_packages = options.auto_build_packages;
     sdist_options.index_urls = plan.index_urls.clone();
+    sdist_options.env_vars = plan
+        .build_env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let lookup = ContentsLookup {
         ctx,
         base: &options.base,

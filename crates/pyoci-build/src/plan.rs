@@ -84,6 +84,9 @@ pub struct ImagePlan {
     /// `[tool.pyoci] build-packages`: more Debian packages for sdist builds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub build_packages: Vec<String>,
+    /// `[tool.pyoci] build-env`: environment of sdist builds.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_env: BTreeMap<String, String>,
     /// The package indexes (sdist builds take their build requirements from them).
     #[serde(skip)]
     pub index_urls: Vec<String>,

@@ -48,6 +48,10 @@ pub struct DockerInput {
     pub runtime_packages: Vec<String>,
     /// Debian build packages (e.g. `libpq-dev`), installed in builder stages only.
     pub build_packages: Vec<String>,
+    /// Environment of the stages that install (`[tool.pyoci] build-env`:
+    /// a package's build switches).
+    #[serde(default)]
+    pub build_env: BTreeMap<String, String>,
     /// Some locked package builds from an sdist, so builders need a compiler.
     pub needs_compiler: bool,
     /// Hosts of private git dependencies, fetched over SSH with the
@@ -163,6 +167,7 @@ impl DockerInput {
             labels: BTreeMap::new(),
             runtime_packages: Vec::new(),
             build_packages: Vec::new(),
+            build_env: BTreeMap::new(),
             needs_compiler: false,
             git_ssh: Vec::new(),
             index_url: None,

@@ -104,6 +104,7 @@ impl<'a> Ctx<'a> {
         if self.kind() == LockKind::Uv {
             v.push(("UV_PROJECT_ENVIRONMENT".into(), self.i.venv.clone()));
         }
+        v.extend(self.i.build_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         v
     }
 

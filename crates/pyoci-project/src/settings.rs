@@ -38,6 +38,10 @@ pub struct PyociSettings {
     /// Debian packages needed only to build sdists.
     #[serde(default)]
     pub build_packages: Vec<String>,
+    /// Environment variables for sdist builds (e.g. a package's build
+    /// switches), in pyoci's sandbox and in rendered Dockerfiles' builders.
+    #[serde(default)]
+    pub build_env: BTreeMap<String, String>,
     /// The Python version of the image, e.g. `3.11`.
     pub python: Option<String>,
     /// A base image to build on instead of pyoci's own runtime.
@@ -66,6 +70,7 @@ impl Default for PyociSettings {
             venv: default_venv(),
             system_packages: Vec::new(),
             build_packages: Vec::new(),
+            build_env: BTreeMap::new(),
             python: None,
             base_image: None,
             index_url: None,

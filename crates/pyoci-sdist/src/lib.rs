@@ -69,6 +69,8 @@ pub struct SdistOptions {
     pub index_urls: Vec<String>,
     /// `SOURCE_DATE_EPOCH` for the build.
     pub epoch: u64,
+    /// More environment for the build (`[tool.pyoci] build-env`).
+    pub env_vars: Vec<(String, String)>,
 }
 
 impl SdistOptions {
@@ -79,6 +81,7 @@ impl SdistOptions {
             env,
             auto_packages: false,
             index_urls: Vec::new(),
+            env_vars: Vec::new(),
         }
     }
 }
@@ -160,6 +163,9 @@ fn wheel_key(options: &SdistOptions, request: &SdistRequest) -> String {
         packages.join(","),
         options.auto_packages,
     ));
+    for (k, v) in &options.env_vars {
+        h.update(format!("env\0{k}\0{v}\0"));
+    }
     hex::encode(h.finalize())
 }
 
@@ -334,6 +340,7 @@ fn build_once(
         ("MAX_JOBS".into(), jobs.to_string()),
         ("CPPFLAGS".into(), String::new()),
     ];
+    vars.extend(options.env_vars.iter().cloned());
     if let Some(index) = options.index_urls.first() {
         vars.push(("PIP_INDEX_URL".into(), index.clone()));
     }

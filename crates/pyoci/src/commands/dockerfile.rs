@@ -169,6 +169,7 @@ fn docker_input(
     build_packages.sort();
     build_packages.dedup();
     input.build_packages = build_packages;
+    input.build_env = plan.build_env.clone();
     input.needs_compiler = plan.wheels.iter().any(|w| w.from_sdist);
     input.git_ssh = plan.git.iter().filter_map(|g| ssh_host(&g.url)).collect();
     input.git_ssh.sort();
