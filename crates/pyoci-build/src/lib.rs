@@ -422,7 +422,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     let mut syslib_packages: Vec<String> = project.pyoci.system_packages.clone();
     let mut syslibs_layer = None;
     if !missing.is_empty() || !syslib_packages.is_empty() {
-        let repo = pyoci_runtime::open_repository(ctx, &options.base)?;
+        let repo = &base.repository;
         if !missing.is_empty() {
             ctx.reporter
                 .phase("looking up libraries in the Contents index");

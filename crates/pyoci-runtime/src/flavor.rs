@@ -421,6 +421,7 @@ pub fn build_flavor(
         plan,
         report,
         layer_cached: hit,
+        repository: repo,
     })
 }
 

@@ -211,6 +211,9 @@ pub struct BaseImage {
     pub report: AssemblyReport,
     /// Whether the layer came from the cache (nothing fetched or unpacked).
     pub layer_cached: bool,
+    /// The suite's opened, verified index, for layers that add packages on
+    /// top (so a build opens it once).
+    pub repository: Repository,
 }
 
 fn arch_of(platform: &Platform) -> Result<(&'static str, &'static str), RuntimeError> {
@@ -393,6 +396,7 @@ pub fn build_base(ctx: &Context, options: &BaseOptions) -> Result<BaseImage, Run
         plan,
         report,
         layer_cached: hit,
+        repository: repo,
     })
 }
 
