@@ -155,7 +155,10 @@ fn all_strategies(example: &str, project: &Path, check: &dyn Fn(&str)) {
         );
         check(&tag);
         docker_rmi(&tag);
+        // 35 builds leave gigabytes of intermediate images: keep the disk.
+        let _ = docker().args(["image", "prune", "-f"]).output();
     }
+    let _ = docker().args(["builder", "prune", "-f"]).output();
 }
 
 #[test]
