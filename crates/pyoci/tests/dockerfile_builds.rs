@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
 use common::*;
 
@@ -78,8 +78,30 @@ fn render(project: &Path, strategy: &str, extra: &[&str]) -> String {
     warnings
 }
 
+/// Builds hold this shared; a prune holds it alone. The legacy builder's
+/// newest intermediate image is untagged and childless while its build runs,
+/// so an `image prune` (or a `docker rmi` of an image whose chain it shares)
+/// beside a running build deletes it and fails that build
+/// with `No such image` (regression: CI of 2026-11-24).
+static ENGINE: RwLock<()> = RwLock::new(());
+
+/// `docker rmi`, with no build running: removing a tag removes its untagged
+/// parents, which another build's cache may be standing on.
+fn remove_image(tag: &str) {
+    let _alone = ENGINE.write().unwrap_or_else(|e| e.into_inner());
+    docker_rmi(tag);
+}
+
+/// Removes dangling images and the build cache, with no build running.
+fn prune() {
+    let _alone = ENGINE.write().unwrap_or_else(|e| e.into_inner());
+    let _ = docker().args(["image", "prune", "-f"]).output();
+    let _ = docker().args(["builder", "prune", "-f"]).output();
+}
+
 /// `docker build`, with BuildKit when the Dockerfile needs it; returns the log.
 fn docker_build(project: &Path, tag: &str, target: &str) -> String {
+    let _shared = ENGINE.read().unwrap_or_else(|e| e.into_inner());
     let dockerfile = std::fs::read_to_string(project.join("Dockerfile")).unwrap();
     let buildkit = dockerfile.contains("RUN --mount");
     let mut cmd = docker();
@@ -154,11 +176,10 @@ fn all_strategies(example: &str, project: &Path, check: &dyn Fn(&str)) {
             "{tag} runs as `{user}`"
         );
         check(&tag);
-        docker_rmi(&tag);
-        // 35 builds leave gigabytes of intermediate images: keep the disk.
-        let _ = docker().args(["image", "prune", "-f"]).output();
+        remove_image(&tag);
     }
-    let _ = docker().args(["builder", "prune", "-f"]).output();
+    // 35 builds leave gigabytes of intermediate images: keep the disk.
+    prune();
 }
 
 #[test]
@@ -320,8 +341,8 @@ fn recommended_puts_the_same_packages_as_pyoci_build() {
     docker_build(&project, docker_tag, "production");
     let ours = venv_dists(pyoci_tag);
     let theirs = venv_dists(docker_tag);
-    docker_rmi(pyoci_tag);
-    docker_rmi(docker_tag);
+    remove_image(pyoci_tag);
+    remove_image(docker_tag);
     let strip = |v: &[String]| -> Vec<String> {
         v.iter()
             .filter(|d| !d.starts_with("pip==") && !d.starts_with("setuptools=="))
@@ -362,7 +383,7 @@ fn dev_target_and_compose_and_no_key_in_the_image() {
     docker_build(&project, tag, "development");
     let saved = dir.path().join("dev.tar");
     run_ok(docker().args(["save", "-o"]).arg(&saved).arg(tag));
-    docker_rmi(tag);
+    remove_image(tag);
     let needle = b"pyoci-test-secret";
     let bytes = std::fs::read(&saved).unwrap();
     // docker save holds the layers as plain tars: a key would show in clear.
