@@ -99,6 +99,40 @@ pub enum BuildError {
         /// What was looked for.
         reason: String,
     },
+    /// Reading a local base image failed.
+    #[error(transparent)]
+    Oci(#[from] pyoci_oci::OciError),
+    /// Pulling a base image from a registry failed.
+    #[error(transparent)]
+    Registry(#[from] pyoci_registry::RegistryError),
+    /// The base image cannot carry this build.
+    #[error("The base image `{source_ref}` cannot be used: {reason}")]
+    BaseImage {
+        /// The `--base-image` reference.
+        source_ref: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An sdist would have to be built for a base whose Python pyoci cannot reproduce.
+    #[error("`{package}` {version} has no wheel for the base image's Python (`{python}`, {libc}), and pyoci builds sdists only against Debian's own Python")]
+    SdistOnForeignBase {
+        /// The package.
+        package: String,
+        /// Its locked version.
+        version: String,
+        /// The base's interpreter.
+        python: String,
+        /// The base's C library.
+        libc: String,
+    },
+    /// Native code needs libraries, and the base has no Debian suite to take them from.
+    #[error("The venv's native code needs {} that the base image `{source_ref}` lacks: {}", if missing.len() == 1 { "a library" } else { "libraries" }, missing.iter().map(|m| format!("`{}` (needed by `{}`)", m.soname, m.needed_by.first().map(String::as_str).unwrap_or("?"))).collect::<Vec<_>>().join(", "))]
+    BaseLacksLibraries {
+        /// The base image.
+        source_ref: String,
+        /// The sonames and who needs them.
+        missing: Vec<crate::MissingLib>,
+    },
     /// A file-system step failed.
     #[error("Cannot {action} `{path}`")]
     Io {
@@ -138,6 +172,17 @@ impl BuildError {
             ),
             BuildError::Io { .. } => Some("check that the disk has room and the path is readable".into()),
             BuildError::Sdist(e) => e.hint(),
+            BuildError::Oci(e) => e.hint(),
+            BuildError::Registry(e) => e.hint(),
+            BuildError::BaseImage { .. } => Some(
+                "build on an image with CPython on glibc or musl (e.g. `python:3.12-slim`), with `--python X.Y` naming its Python when it has several; without `--base-image`, pyoci assembles its own runtime".into(),
+            ),
+            BuildError::SdistOnForeignBase { package, .. } => Some(format!(
+                "lock a version of `{package}` that ships a wheel for this Python, or build on pyoci's own runtime (drop `--base-image`), where sdists are built in a matching Debian environment"
+            )),
+            BuildError::BaseLacksLibraries { .. } => Some(
+                "install those libraries in the base image, or use a Debian-based base (pyoci then adds them from the suite), or drop `--base-image`".into(),
+            ),
             BuildError::Debian(e) => e.hint(),
             BuildError::Elf(e) => e.hint(),
             BuildError::UnresolvedLibraries { .. } => Some(

@@ -29,6 +29,7 @@
 #![allow(clippy::result_large_err)]
 
 mod error;
+pub mod foreign;
 mod git;
 mod plan;
 mod projectpkg;
@@ -40,7 +41,7 @@ use std::path::{Path, PathBuf};
 use pyoci_layer::{LayerCache, LayerOptions};
 use pyoci_oci::{History, Image};
 use pyoci_project::{LockSelection, Project, Selection};
-use pyoci_runtime::compile::{compile_dirs, find_interpreter};
+use pyoci_runtime::compile::{compile_dirs, find_interpreter, find_interpreter_at};
 use pyoci_runtime::{BaseOptions, Context};
 use pyoci_wheel::{IndexClient, VenvLayout};
 use sha2::{Digest, Sha256};
@@ -78,6 +79,12 @@ pub struct BuildOptions {
     pub build_packages: Vec<String>,
     /// `--build-packages auto`: add the -dev package a failed build missed, and retry once.
     pub auto_build_packages: bool,
+    /// `--base-image`: build on this image (pulled for `base.platform`, its
+    /// blobs in the cache) instead of pyoci's own runtime.
+    pub base_image: Option<foreign::PulledBase>,
+    /// `--python` or `[tool.pyoci] python` as the user wrote it: with a base
+    /// image, its Python must be this one.
+    pub python_request: Option<String>,
 }
 
 /// The default size from which a wheel gets a layer of its own: 16 MB.
@@ -100,6 +107,8 @@ impl BuildOptions {
             max_wheel_layers: DEFAULT_MAX_WHEEL_LAYERS,
             build_packages: Vec::new(),
             auto_build_packages: false,
+            base_image: None,
+            python_request: None,
         }
     }
 }
@@ -138,15 +147,22 @@ fn plan_with_base(
     project: &Project,
     lock: &pyoci_project::Lock,
     base: pyoci_runtime::BasePlan,
+    foreign: Option<foreign::BaseFacts>,
 ) -> Result<ImagePlan, BuildError> {
     let python_pkg = format!("python{}-minimal", base.python.version);
-    let full = base
-        .packages
-        .iter()
-        .find(|p| p.name == python_pkg)
-        .map(|p| plan::upstream_version(&p.version))
-        .unwrap_or_else(|| format!("{}.0", base.python.version));
-    let target = plan::wheel_target(&base)?;
+    let full = match &foreign {
+        Some(f) => f.python_full_version.clone(),
+        None => base
+            .packages
+            .iter()
+            .find(|p| p.name == python_pkg)
+            .map(|p| plan::upstream_version(&p.version))
+            .unwrap_or_else(|| format!("{}.0", base.python.version)),
+    };
+    let target = match &foreign {
+        Some(f) => f.wheel_target(&base.debian_arch),
+        None => plan::wheel_target(&base)?,
+    };
     let env = plan::marker_env(&base, &full);
     let selected = pyoci_project::select(lock, project, &options.selection, &env)?;
     let index = pyoci_wheel::discover_index(
@@ -199,18 +215,49 @@ fn plan_with_base(
     } else {
         vec!["python3".to_string()]
     };
-    let mut env_vars = vec![
-        format!("PATH={venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    let system_path = match &foreign {
+        Some(f) => f.path_var.clone(),
+        None => "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+    };
+    let mut ours = vec![
+        format!("PATH={venv}/bin:{system_path}"),
         format!("VIRTUAL_ENV={venv}"),
         "PYTHONUNBUFFERED=1".to_string(),
         "PYTHONDONTWRITEBYTECODE=1".to_string(),
         "LANG=C.UTF-8".to_string(),
-        format!("SSL_CERT_FILE={}", pyoci_runtime::fsbase::CA_BUNDLE),
     ];
-    if !has_backend {
-        env_vars.push("PYTHONPATH=/app".to_string());
+    if foreign.as_ref().is_none_or(|f| f.has_ca_bundle) {
+        ours.push(format!(
+            "SSL_CERT_FILE={}",
+            pyoci_runtime::fsbase::CA_BUNDLE
+        ));
     }
-    env_vars.extend(settings.env.iter().map(|(k, v)| format!("{k}={v}")));
+    if !has_backend {
+        ours.push("PYTHONPATH=/app".to_string());
+    }
+    ours.extend(settings.env.iter().map(|(k, v)| format!("{k}={v}")));
+    // A base image's own variables stay (PYTHON_VERSION, GPG_KEY…) unless set here.
+    let key = |kv: &str| {
+        kv.split_once('=')
+            .map(|(k, _)| k.to_string())
+            .unwrap_or_default()
+    };
+    let mut env_vars: Vec<String> = foreign
+        .iter()
+        .flat_map(|f| f.env.iter())
+        .filter(|kv| !ours.iter().any(|o| key(o) == key(kv)))
+        .cloned()
+        .collect();
+    env_vars.extend(ours);
+    let mut warnings = Vec::new();
+    if let Some(f) = &foreign {
+        if f.is_musl() {
+            warnings.push(format!(
+                "the base image `{}` uses musl: only musllinux wheels fit it, and a package without one cannot be built from its sdist here (seed 003: on Alpine everything builds from source)",
+                f.source
+            ));
+        }
+    }
     let lock_kind = plan::lock_kind_name(lock.kind).to_string();
     Ok(ImagePlan {
         project: projectpkg::project_name(project),
@@ -249,28 +296,136 @@ fn plan_with_base(
         build_env: settings.build_env.clone(),
         index_urls,
         base,
+        base_image: foreign,
+        warnings,
     })
 }
 
 /// `Project → ImagePlan`, with no wheel downloaded.
 pub fn plan(ctx: &Context, options: &BuildOptions) -> Result<ImagePlan, BuildError> {
     let (project, lock) = load(options)?;
-    let (_, base) = pyoci_runtime::plan_base(ctx, &options.base)?;
-    plan_with_base(ctx, options, &project, &lock, base)
+    match &options.base_image {
+        None => {
+            let (_, base) = pyoci_runtime::plan_base(ctx, &options.base)?;
+            plan_with_base(ctx, options, &project, &lock, base, None)
+        }
+        Some(pulled) => {
+            let base = foreign_base(ctx, options, pulled)?;
+            plan_with_base(ctx, options, &project, &lock, base.plan, base.facts)
+        }
+    }
+}
+
+/// The image a build stands on: pyoci's runtime, or a `--base-image`.
+struct Base {
+    /// Its layers, config and history.
+    image: Image,
+    /// Its Debian side: suite, architecture, installed packages.
+    plan: pyoci_runtime::BasePlan,
+    /// The base options for Debian steps (the suite's Python for a foreign base).
+    options: BaseOptions,
+    /// The suite's signed indexes, when already open.
+    repository: Option<pyoci_debian::Repository>,
+    /// All of its layers unpacked.
+    tree: PathBuf,
+    /// Names the tree's content in cache keys.
+    tree_key: String,
+    /// Whether nothing had to be assembled or unpacked.
+    cached: bool,
+    /// What a foreign base holds.
+    facts: Option<foreign::BaseFacts>,
+}
+
+/// Unpacks and probes a `--base-image`, and describes its Debian side.
+fn foreign_base(
+    ctx: &Context,
+    options: &BuildOptions,
+    pulled: &foreign::PulledBase,
+) -> Result<Base, BuildError> {
+    let platform = &options.base.platform;
+    let prepared = foreign::prepare(
+        ctx,
+        pulled,
+        platform,
+        options.python_request.as_deref(),
+        options.base.epoch,
+    )?;
+    let facts = prepared.facts;
+    // Debian steps (system libraries, sdists) use the base's own suite.
+    let runtime = facts
+        .suite
+        .as_deref()
+        .and_then(|suite| pyoci_runtime::SUPPORTED.iter().find(|p| p.suite == suite))
+        .or_else(|| {
+            pyoci_runtime::SUPPORTED
+                .iter()
+                .find(|p| p.version == facts.python_version)
+        })
+        .cloned()
+        .unwrap_or_else(|| options.base.python.clone());
+    let mut base_options = options.base.clone();
+    base_options.python = runtime.clone();
+    let (debian_arch, triplet) = pyoci_runtime::debian_arch(platform)?;
+    let plan = pyoci_runtime::BasePlan {
+        python: runtime,
+        platform: platform.to_string(),
+        debian_arch: debian_arch.to_string(),
+        triplet: triplet.to_string(),
+        roots: Vec::new(),
+        skipped: Vec::new(),
+        packages: facts.packages.clone(),
+    };
+    Ok(Base {
+        image: prepared.image,
+        plan,
+        options: base_options,
+        repository: None,
+        tree: prepared.tree,
+        tree_key: prepared.tree_key,
+        cached: prepared.tree_cached,
+        facts: Some(facts),
+    })
+}
+
+/// pyoci's own runtime, assembled (or taken from the layer cache) and unpacked.
+fn pyoci_base(ctx: &Context, options: &BuildOptions) -> Result<Base, BuildError> {
+    let base = pyoci_runtime::build_base(ctx, &options.base)?;
+    let layer = base.image.layers[0].clone();
+    let tree = base_tree(ctx, &layer)?;
+    Ok(Base {
+        image: base.image,
+        plan: base.plan,
+        options: options.base.clone(),
+        repository: Some(base.repository),
+        tree,
+        tree_key: layer.diff_id.clone(),
+        cached: base.layer_cached,
+        facts: None,
+    })
 }
 
 /// The whole pipeline.
 pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildError> {
     let (project, lock) = load(options)?;
-    let base = pyoci_runtime::build_base(ctx, &options.base)?;
-    let plan = plan_with_base(ctx, options, &project, &lock, base.plan.clone())?;
-    let base_layer = base.image.layers[0].clone();
-    let base_tree = base_tree(ctx, &base_layer)?;
-    let (major, minor) = (plan_version(&plan).0, plan_version(&plan).1);
+    let base = match &options.base_image {
+        None => pyoci_base(ctx, options)?,
+        Some(pulled) => foreign_base(ctx, options, pulled)?,
+    };
+    let plan = plan_with_base(
+        ctx,
+        options,
+        &project,
+        &lock,
+        base.plan.clone(),
+        base.facts.clone(),
+    )?;
+    let base_tree = base.tree.clone();
+    let (major, minor) = plan.python_version();
+    let python_path = plan.python_path();
     let venv = |root: &Path| VenvLayout {
         root: root.to_path_buf(),
         prefix: plan.venv.clone(),
-        python: format!("/usr/bin/python{major}.{minor}"),
+        python: python_path.clone(),
         python_version: (major, minor),
         python_full_version: Some(plan.python_full_version.clone()),
     };
@@ -281,19 +436,26 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         overrides: Default::default(),
     };
     let layers = LayerCache::new(ctx.cache.root().join("layers"));
-    let interpreter = |root: &Path| {
-        find_interpreter(
+    let interpreter = |root: &Path| match &plan.base_image {
+        None => find_interpreter(
             root,
             &plan.base.python,
             &plan.base.debian_arch,
             &plan.base.triplet,
-        )
+        ),
+        Some(f) => find_interpreter_at(
+            root,
+            &f.python,
+            &f.prefix,
+            &plan.base.debian_arch,
+            &plan.base.triplet,
+        ),
     };
 
     // Every wheel, hash-checked, in the content-addressed cache.
     let downloaded = download_all(ctx, &plan.wheels)?;
     // Sdists become wheels in the sandboxed build environment (cached).
-    let built_wheels = build_sdists(ctx, options, &project, &plan, &downloaded)?;
+    let built_wheels = build_sdists(ctx, options, &base.options, &project, &plan, &downloaded)?;
     let links = ctx.cache.temp_dir()?;
     let mut named = Vec::new();
     for (pin, path) in plan.wheels.iter().zip(&downloaded) {
@@ -325,8 +487,9 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     let venv_key = |tag: &str| {
         let mut key = Sha256::new();
         key.update(format!(
-            "{tag}\0{}\0{}\0{}\0{:?}\0{}\0",
+            "{tag}\0{}\0{}\0{}\0{}\0{:?}\0{}\0",
             plan.venv,
+            python_path,
             plan.python_full_version,
             options.compile,
             options.base.compression,
@@ -411,7 +574,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     let (missing, scanned) = syslibs::scan_layers(
         ctx,
         &base_tree,
-        &base_layer,
+        &base.tree_key,
         &venv_layers,
         std::slice::from_ref(&plan.venv),
     )?;
@@ -422,7 +585,30 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     let mut syslib_packages: Vec<String> = project.pyoci.system_packages.clone();
     let mut syslibs_layer = None;
     if !missing.is_empty() || !syslib_packages.is_empty() {
-        let repo = &base.repository;
+        let no_suite = plan.base_image.as_ref().filter(|f| f.suite.is_none());
+        if let Some(f) = no_suite {
+            if !missing.is_empty() {
+                return Err(BuildError::BaseLacksLibraries {
+                    source_ref: f.source.clone(),
+                    missing,
+                });
+            }
+            return Err(BuildError::BaseImage {
+                source_ref: f.source.clone(),
+                reason: format!(
+                    "`[tool.pyoci] system-packages` asks for Debian packages, and the base is `{}`, not a Debian suite pyoci reads",
+                    f.os
+                ),
+            });
+        }
+        let opened;
+        let repo = match &base.repository {
+            Some(r) => r,
+            None => {
+                opened = pyoci_runtime::open_repository(ctx, &base.options)?;
+                &opened
+            }
+        };
         if !missing.is_empty() {
             ctx.reporter
                 .phase("looking up libraries in the Contents index");
@@ -440,10 +626,11 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         syslib_packages.dedup();
         syslibs_layer = syslibs::build_layer(
             ctx,
-            &repo,
-            &options.base,
+            repo,
+            &base.options,
             &plan.base,
             &base_tree,
+            &base.tree_key,
             &syslib_packages,
             &layer_options,
             &layers,
@@ -459,8 +646,9 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     };
     let mut key = Sha256::new();
     key.update(format!(
-        "pyoci-project-v1\0{}\0{}\0{}\0{:?}\0{}\0",
+        "pyoci-project-v1\0{}\0{}\0{}\0{}\0{:?}\0{}\0",
         plan.venv,
+        python_path,
         plan.python_full_version,
         options.compile,
         options.base.compression,
@@ -516,7 +704,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         })?;
     ctx.reporter.phase("");
 
-    let mut cached = vec![("base".to_string(), base.layer_cached)];
+    let mut cached = vec![("base".to_string(), base.cached)];
     if let Some((_, hit, _)) = &syslibs_layer {
         cached.push(("system libraries".to_string(), *hit));
     }
@@ -535,7 +723,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         .as_ref()
         .map(|(_, _, pins)| pins.clone())
         .unwrap_or_default();
-    let mut base_image = base.image;
+    let mut base_image = base.image.clone();
     if let Some((layer, _, pins)) = syslibs_layer {
         base_image.layers.push(layer);
         base_image.history.push(History {
@@ -637,18 +825,34 @@ impl pyoci_sdist::PackageLookup for ContentsLookup<'_> {
 fn build_sdists(
     ctx: &Context,
     options: &BuildOptions,
+    base_options: &BaseOptions,
     project: &Project,
     plan: &ImagePlan,
     downloaded: &[PathBuf],
 ) -> Result<Vec<pyoci_sdist::BuiltWheel>, BuildError> {
     let mut out = Vec::new();
+    // A Debian build environment matches only Debian's own Python.
+    if let Some(f) = plan
+        .base_image
+        .as_ref()
+        .filter(|f| !f.debian_python || f.suite.is_none())
+    {
+        if let Some(pin) = plan.wheels.iter().find(|p| p.from_sdist) {
+            return Err(BuildError::SdistOnForeignBase {
+                package: pin.name.clone(),
+                version: pin.version.clone(),
+                python: f.python.clone(),
+                libc: f.libc.clone(),
+            });
+        }
+    }
     let mut packages = project.pyoci.build_packages.clone();
     packages.extend(options.build_packages.iter().cloned());
     packages.sort();
     packages.dedup();
     let mut sdist_options =
         pyoci_sdist::SdistOptions::new(pyoci_runtime::buildenv::BuildEnvOptions {
-            base: options.base.clone(),
+            base: base_options.clone(),
             packages,
         });
     sdist_options.auto_packages = options.auto_build_packages;
@@ -660,7 +864,7 @@ fn build_sdists(
         .collect();
     let lookup = ContentsLookup {
         ctx,
-        base: &options.base,
+        base: base_options,
     };
     for (pin, path) in plan.wheels.iter().zip(downloaded) {
         if !pin.from_sdist {
@@ -681,16 +885,6 @@ fn build_sdists(
         )?);
     }
     Ok(out)
-}
-
-fn plan_version(plan: &ImagePlan) -> (u8, u8) {
-    let (a, b) = plan
-        .base
-        .python
-        .version
-        .split_once('.')
-        .unwrap_or(("3", "11"));
-    (a.parse().unwrap_or(3), b.parse().unwrap_or(11))
 }
 
 fn compile(
@@ -820,7 +1014,10 @@ fn describe(
     config.entrypoint = Some(plan.config.entrypoint.clone());
     config.cmd = (!plan.config.cmd.is_empty()).then(|| plan.config.cmd.clone());
     config.working_dir = Some(plan.config.workdir.clone());
-    config.exposed_ports = plan.config.ports.iter().cloned().collect::<BTreeSet<_>>();
+    // A base image's ports stay exposed; pyoci's own base exposes none.
+    config
+        .exposed_ports
+        .extend(plan.config.ports.iter().cloned().collect::<BTreeSet<_>>());
     config.labels.extend(plan.config.labels.clone());
     image.annotations.insert(
         "org.opencontainers.image.title".into(),

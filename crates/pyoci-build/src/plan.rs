@@ -90,6 +90,36 @@ pub struct ImagePlan {
     /// The package indexes (sdist builds take their build requirements from them).
     #[serde(skip)]
     pub index_urls: Vec<String>,
+    /// `--base-image`: what the build found inside the image it stands on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_image: Option<crate::foreign::BaseFacts>,
+    /// Things the user should know (a musl base, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl ImagePlan {
+    /// The image's Python as `(3, 11)`.
+    pub fn python_version(&self) -> (u8, u8) {
+        if let Some(f) = &self.base_image {
+            return f.version();
+        }
+        let (a, b) = self
+            .base
+            .python
+            .version
+            .split_once('.')
+            .unwrap_or(("3", "11"));
+        (a.parse().unwrap_or(3), b.parse().unwrap_or(11))
+    }
+
+    /// The interpreter the venv runs on (`/usr/bin/python3.11`).
+    pub fn python_path(&self) -> String {
+        match &self.base_image {
+            Some(f) => f.python.clone(),
+            None => format!("/usr/bin/{}", self.base.python.binary()),
+        }
+    }
 }
 
 /// `3.11.2-6+deb12u7` → `3.11.2`

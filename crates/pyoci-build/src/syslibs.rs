@@ -82,12 +82,12 @@ pub fn map_to_packages(
 pub(crate) fn scan_layers(
     ctx: &Context,
     base_tree: &Path,
-    base_layer: &Layer,
+    base_key: &str,
     layers: &[&Layer],
     scope: &[String],
 ) -> Result<(Vec<MissingLib>, usize), BuildError> {
     let mut key = Sha256::new();
-    key.update(format!("pyoci-libdeps-v1\0{}\0", base_layer.diff_id));
+    key.update(format!("pyoci-libdeps-v1\0{base_key}\0"));
     for layer in layers {
         key.update(format!("{}\0", layer.diff_id));
     }
@@ -179,6 +179,7 @@ pub(crate) fn build_layer(
     base_options: &BaseOptions,
     base_plan: &BasePlan,
     base_tree: &Path,
+    base_key: &str,
     packages: &[String],
     layer_options: &LayerOptions,
     layers: &LayerCache,
@@ -222,8 +223,9 @@ pub(crate) fn build_layer(
         "pyoci-syslibs-v2\0{}\0{:?}\0{}\0",
         base_plan.platform, layer_options.compression, layer_options.mtime
     ));
+    key.update(format!("{base_key}\0"));
     for p in &base_plan.packages {
-        key.update(format!("{}\0", p.sha256));
+        key.update(format!("{}\0{}\0{}\0", p.name, p.version, p.sha256));
     }
     for p in &pins {
         key.update(format!("{}\0{}\0", p.name, p.sha256));

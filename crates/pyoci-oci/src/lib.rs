@@ -69,5 +69,6 @@ pub use image::{
 pub use output::{write_index_output, write_output, Output, WriteSummary};
 pub use platform::{Platform, SUPPORTED as SUPPORTED_PLATFORMS};
 pub use validate::{
-    open_image_layers, open_platform_layers, validate, ValidatedImage, ValidatedLayer,
+    open_image_layers, open_platform_layers, read_platform_image, validate, ValidatedImage,
+    ValidatedLayer,
 };

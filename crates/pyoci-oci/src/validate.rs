@@ -100,6 +100,34 @@ pub fn open_platform_layers(
     open_layers(&store, image)
 }
 
+/// The image of `platform` in an output, with readers of its layer blobs as
+/// stored (compressed), bottom first: what a build needs to stand on an image
+/// someone else made. Everything is checked as [`validate`] checks it first,
+/// so the readers yield exactly the bytes their descriptors name.
+pub fn read_platform_image(
+    output: &Output,
+    platform: &Platform,
+) -> Result<(ValidatedImage, Vec<Box<dyn Read>>), OciError> {
+    let store = Store::at(output)?;
+    let images = resolve(&store, true)?;
+    let available: Vec<String> = images
+        .iter()
+        .map(|i| i.validated.platform.to_string())
+        .collect();
+    let image = images
+        .into_iter()
+        .find(|i| &i.validated.platform == platform)
+        .ok_or_else(|| OciError::PlatformNotFound {
+            path: store.path.clone(),
+            platform: format!("{platform} (it has {})", available.join(", ")),
+        })?;
+    let mut readers = Vec::new();
+    for name in &image.layer_blobs {
+        readers.push(store.open(name)?);
+    }
+    Ok((image.validated, readers))
+}
+
 fn open_layers(store: &Store, image: Resolved) -> Result<Vec<Box<dyn Read>>, OciError> {
     let mut readers = Vec::new();
     for name in image.layer_blobs {

@@ -26,6 +26,8 @@ pub enum Interpreter {
         library_path: String,
         /// The interpreter inside the tree.
         python: PathBuf,
+        /// Its `PYTHONHOME`: the tree's copy of the install prefix (`ROOT/usr`).
+        home: PathBuf,
     },
     /// A host interpreter of the same minor version (cross-architecture builds).
     Host(PathBuf),
@@ -44,15 +46,16 @@ impl Interpreter {
     pub fn command(&self) -> Command {
         match self {
             Interpreter::InTree {
-                root,
+                root: _,
                 loader,
                 library_path,
                 python,
+                home,
             } => {
                 let mut cmd = Command::new(loader);
                 cmd.arg("--library-path").arg(library_path).arg(python);
                 cmd.env_clear();
-                cmd.env("PYTHONHOME", root.join("usr"));
+                cmd.env("PYTHONHOME", home);
                 cmd.env("LANG", "C.UTF-8");
                 cmd
             }
@@ -103,10 +106,122 @@ pub fn find_interpreter(
                 loader,
                 library_path: format!("{}:{}", libdir.display(), root.join("usr/lib").display()),
                 python: py,
+                home: root.join("usr"),
             });
         }
     }
     let name = python.binary();
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(&name))
+            .find(|candidate| candidate.is_file())
+            .map(Interpreter::Host)
+    })
+}
+
+/// A path inside `root` with its symlinks followed inside `root` (an absolute
+/// link means the tree's root, never the host's), at most 40 hops.
+fn resolve_in_tree(root: &Path, in_image: &str) -> Option<PathBuf> {
+    let mut current = PathBuf::from("/");
+    let mut pending: Vec<String> = in_image
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .rev()
+        .map(str::to_string)
+        .collect();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "." => continue,
+            ".." => {
+                current.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let next = current.join(&part);
+        let on_disk = root.join(next.strip_prefix("/").ok()?);
+        match std::fs::read_link(&on_disk) {
+            Ok(target) => {
+                hops += 1;
+                if hops > 40 {
+                    return None;
+                }
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    current = PathBuf::from("/");
+                }
+                pending.extend(
+                    target
+                        .split('/')
+                        .filter(|c| !c.is_empty())
+                        .rev()
+                        .map(str::to_string),
+                );
+            }
+            Err(_) => current = next,
+        }
+    }
+    let on_disk = root.join(current.strip_prefix("/").ok()?);
+    on_disk.exists().then_some(on_disk)
+}
+
+/// Like [`find_interpreter`], for an interpreter anywhere in a tree someone
+/// else made (`/usr/local/bin/python3.12` of the official images): its
+/// prefix becomes `PYTHONHOME`, and glibc's or musl's loader of the tree runs it.
+pub fn find_interpreter_at(
+    root: &Path,
+    python: &str,
+    prefix: &str,
+    debian_arch: &str,
+    triplet: &str,
+) -> Option<Interpreter> {
+    if debian_arch == host_debian_arch() {
+        let musl = match debian_arch {
+            "amd64" => "ld-musl-x86_64.so.1",
+            "arm64" => "ld-musl-aarch64.so.1",
+            _ => "ld-musl-armhf.so.1",
+        };
+        let mut loaders = Vec::new();
+        if let Some(glibc) = loader_name(debian_arch) {
+            for dir in [
+                format!("/lib/{triplet}"),
+                format!("/usr/lib/{triplet}"),
+                "/lib64".into(),
+                "/usr/lib64".into(),
+                "/lib".into(),
+            ] {
+                loaders.push(format!("{dir}/{glibc}"));
+            }
+        }
+        loaders.push(format!("/lib/{musl}"));
+        loaders.push(format!("/usr/lib/{musl}"));
+        let loader = loaders.iter().find_map(|l| resolve_in_tree(root, l));
+        let py = resolve_in_tree(root, python);
+        if let (Some(loader), Some(py)) = (loader, py) {
+            let prefix = prefix.trim_start_matches('/');
+            let dirs = [
+                format!("{prefix}/lib"),
+                format!("usr/lib/{triplet}"),
+                format!("lib/{triplet}"),
+                "usr/lib".to_string(),
+                "lib".to_string(),
+            ];
+            let library_path = dirs
+                .iter()
+                .map(|d| root.join(d).display().to_string())
+                .collect::<Vec<_>>()
+                .join(":");
+            return Some(Interpreter::InTree {
+                root: root.to_path_buf(),
+                loader,
+                library_path,
+                python: py,
+                home: root.join(prefix),
+            });
+        }
+    }
+    let name = Path::new(python).file_name()?.to_owned();
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(&name))

@@ -241,6 +241,10 @@ pub struct BuildArgs {
     /// `[tool.pyoci] build-packages`; `auto` adds what a failed build missed and retries once
     #[arg(long, value_name = "PKG,...|auto", value_delimiter = ',')]
     pub build_packages: Vec<String>,
+    /// Build on this image instead of pyoci's own runtime: HOST[:PORT]/REPO[:TAG][@DIGEST],
+    /// oci:DIR, oci-archive:FILE or docker-archive:FILE [default: `[tool.pyoci] base-image`]
+    #[arg(long, value_name = "REF")]
+    pub base_image: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -65,13 +65,24 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
     let platforms = platforms(&args.runtime)?;
     // The project may name its Python in `[tool.pyoci] python`.
     let project = pyoci_project::Project::load(&args.project)?;
-    let requested = args
-        .python
+    let asked = args.python.clone().or_else(|| project.pyoci.python.clone());
+    let base_image = args
+        .base_image
         .clone()
-        .or_else(|| project.pyoci.python.clone())
-        .unwrap_or_else(|| "3.11".to_string());
-    let python = PythonRuntime::lookup(&requested)?;
+        .or_else(|| project.pyoci.base_image.clone())
+        .map(|r| pyoci_build::foreign::BaseImageSource::parse(&r).map_err(anyhow::Error::from))
+        .transpose()?;
+    let python = match (&base_image, &asked) {
+        // A base image brings its own Python: any `--python` must match it,
+        // and the Debian steps use its suite's.
+        (Some(_), _) => asked
+            .as_deref()
+            .and_then(|v| PythonRuntime::lookup(v).ok())
+            .unwrap_or_else(|| pyoci_runtime::SUPPORTED[0].clone()),
+        (None, asked) => PythonRuntime::lookup(asked.as_deref().unwrap_or("3.11"))?,
+    };
     let mut options = BuildOptions::new(args.project.clone(), base_options(python, &args.runtime)?);
+    options.python_request = asked;
     options.compile = !args.runtime.no_compile;
     options.index_url = args.index_url.clone();
     options.user = args.user.clone();
@@ -103,7 +114,27 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
         reporter: &reporter,
     };
 
+    let registry = match &base_image {
+        Some(pyoci_build::foreign::BaseImageSource::Registry(_)) => Some(
+            super::output::registry_client(&args.out)?.with_reporter(std::sync::Arc::new(
+                BarReporter::new(global.quiet || global.json || plan_only),
+            )),
+        ),
+        _ => None,
+    };
+    let pull = |platform: &Platform| -> Result<Option<pyoci_build::foreign::PulledBase>> {
+        match &base_image {
+            None => Ok(None),
+            Some(source) => Ok(Some(pyoci_build::foreign::pull(
+                &ctx,
+                source,
+                platform,
+                registry.as_ref(),
+            )?)),
+        }
+    };
     if plan_only {
+        options.base_image = pull(&options.base.platform)?;
         let plan = plan(&ctx, &options)?;
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(ExitCode::SUCCESS);
@@ -114,6 +145,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
     for platform in &platforms {
         let mut options = options.clone();
         options.base.platform = platform.clone();
+        options.base_image = pull(platform)?;
         all.push(build(&ctx, &options)?);
     }
     check_aligned(&all)?;
@@ -135,7 +167,18 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
                     .unwrap_or_else(|| "latest".into())
             )
         });
-    let written = write_all(&images, &outputs, &args.out, &tag)?;
+    // Like ko and crane: layers of a base in the target registry are mounted
+    // from the base's repository, never uploaded again.
+    let mut out_args = args.out.clone();
+    if let Some(pyoci_build::foreign::BaseImageSource::Registry(base)) = &base_image {
+        let same_registry = args.out.push.iter().any(|p| {
+            pyoci_registry::Reference::parse(p).is_ok_and(|r| r.registry == base.registry)
+        });
+        if same_registry && !out_args.mount_from.contains(&base.repository) {
+            out_args.mount_from.push(base.repository.clone());
+        }
+    }
+    let written = write_all(&images, &outputs, &out_args, &tag)?;
     let compressed: u64 = built.image.layers.iter().map(|l| l.size).sum();
     let uncompressed: u64 = built.image.layers.iter().map(|l| l.uncompressed_size).sum();
     let elapsed = started.elapsed().as_secs_f64();
@@ -147,6 +190,8 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
             "project": built.plan.project,
             "platform": built.plan.base.platform,
             "python": built.plan.python_full_version,
+            "base_image": built.plan.base_image,
+            "warnings": built.plan.warnings,
             "lockfile": built.plan.lock_kind,
             "compressed_bytes": compressed,
             "uncompressed_bytes": uncompressed,
@@ -179,6 +224,15 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
             elapsed,
             if rebuilt.is_empty() { "none".to_string() } else { rebuilt.join(", ") }
         );
+        if let Some(f) = &built.plan.base_image {
+            eprintln!(
+                "  on {} ({}, Python {} at {}, {})",
+                f.source, f.os, f.python_full_version, f.python, f.libc
+            );
+        }
+        for w in &built.plan.warnings {
+            eprintln!("warning: {w}");
+        }
         for b in &built.built_wheels {
             eprintln!(
                 "  built {} from {} ({}, sha256 {})",

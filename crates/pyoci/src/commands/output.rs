@@ -58,21 +58,26 @@ pub fn check_destinations(out: &OutputArgs) -> Result<Vec<(String, Output)>> {
 }
 
 /// The registry client of the output flags (the password, when a user is
-/// named, from standard input).
-fn registry_client(out: &OutputArgs) -> Result<pyoci_registry::Client> {
+/// named, from standard input, read once however many clients are made).
+pub fn registry_client(out: &OutputArgs) -> Result<pyoci_registry::Client> {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let mut options = pyoci_registry::ClientOptions {
         insecure_registries: out.insecure_registry.clone(),
         ..Default::default()
     };
     if let Some(user) = &out.registry_user {
-        let mut password = String::new();
-        std::io::stdin()
-            .read_line(&mut password)
-            .context("Cannot read the registry password from standard input")?;
-        options.credentials = Some((
-            user.clone(),
-            password.trim_end_matches(['\r', '\n']).to_string(),
-        ));
+        let password = match PASSWORD.get() {
+            Some(p) => p.clone(),
+            None => {
+                let mut password = String::new();
+                std::io::stdin()
+                    .read_line(&mut password)
+                    .context("Cannot read the registry password from standard input")?;
+                let password = password.trim_end_matches(['\r', '\n']).to_string();
+                PASSWORD.get_or_init(|| password).clone()
+            }
+        };
+        options.credentials = Some((user.clone(), password));
     }
     Ok(pyoci_registry::Client::new(options)?)
 }
