@@ -109,6 +109,13 @@ pub fn read_platform_image(
     platform: &Platform,
 ) -> Result<(ValidatedImage, Vec<Box<dyn Read>>), OciError> {
     let store = Store::at(output)?;
+    // `docker save` before Docker 25 writes no OCI layout: only `manifest.json`.
+    if matches!(output, Output::DockerArchive(_))
+        && !store.exists("oci-layout")
+        && store.exists("manifest.json")
+    {
+        return read_legacy_docker(&store, platform);
+    }
     let images = resolve(&store, true)?;
     let available: Vec<String> = images
         .iter()
@@ -126,6 +133,66 @@ pub fn read_platform_image(
         readers.push(store.open(name)?);
     }
     Ok((image.validated, readers))
+}
+
+/// The legacy `docker save` format: `manifest.json` names a config and
+/// uncompressed layer tars, whose digests are their diff_ids.
+fn read_legacy_docker(
+    store: &Store,
+    platform: &Platform,
+) -> Result<(ValidatedImage, Vec<Box<dyn Read>>), OciError> {
+    let bytes = store.read_small("manifest.json")?;
+    let entries: Vec<DockerEntry> = parse(store, "manifest.json", &bytes)?;
+    let mut available = Vec::new();
+    for entry in entries {
+        let config_bytes = store.read_small(&entry.config)?;
+        let config: ConfigDe = parse(store, &entry.config, &config_bytes)?;
+        let config_value: serde_json::Value = parse(store, &entry.config, &config_bytes)?;
+        let found = Platform {
+            os: config.os.clone(),
+            architecture: config.architecture.clone(),
+            variant: config.variant.clone(),
+        };
+        if &found != platform {
+            available.push(found.to_string());
+            continue;
+        }
+        if config.rootfs.diff_ids.len() != entry.layers.len() {
+            return Err(store.invalid(format!(
+                "`manifest.json` lists {} layers, the config has {} diff_ids",
+                entry.layers.len(),
+                config.rootfs.diff_ids.len()
+            )));
+        }
+        let mut layers = Vec::new();
+        let mut readers = Vec::new();
+        for (path, diff_id) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
+            let name = path.trim_start_matches("./");
+            let (digest, size) = hash_reader(store.open(name)?)
+                .map_err(|e| store.invalid(format!("cannot read `{name}`: {e}")))?;
+            check_layer_blob(store, name, &digest, size, None, diff_id)?;
+            layers.push(ValidatedLayer {
+                digest,
+                diff_id: diff_id.clone(),
+                size,
+                media_type: "application/vnd.docker.image.rootfs.diff.tar".to_string(),
+            });
+            readers.push(store.open(name)?);
+        }
+        let image = ValidatedImage {
+            // There is no manifest: name the image by its config, as `docker images` does.
+            manifest_digest: sha256_digest(&config_bytes),
+            config: config_value,
+            layers,
+            platform: found,
+            tags: entry.repo_tags.unwrap_or_default(),
+        };
+        return Ok((image, readers));
+    }
+    Err(OciError::PlatformNotFound {
+        path: store.path.clone(),
+        platform: format!("{platform} (it has {})", available.join(", ")),
+    })
 }
 
 fn open_layers(store: &Store, image: Resolved) -> Result<Vec<Box<dyn Read>>, OciError> {

@@ -217,3 +217,43 @@ fn a_base_from_a_registry_is_pulled_and_its_layers_are_not_uploaded_again() {
     docker_rmi(&app_ref);
     assert_eq!(status, 200, "{body}");
 }
+
+#[test]
+fn a_docker_save_archive_is_a_base_too() {
+    if !require("the Debian mirror", mirror_available())
+        || !require("a Docker engine", docker_available())
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base_tag = "pyoci-test/saved-base:3.11-slim";
+    run_ok(pyoci().args([
+        "base", "--python", "3.11", "--flavor", "slim", "--quiet", "--load", base_tag,
+    ]));
+    // The engine's own writer: Docker 20.10 saves the legacy format (no OCI layout).
+    let saved = dir.path().join("saved.tar");
+    run_ok(docker().args(["save", "-o"]).arg(&saved).arg(base_tag));
+    docker_rmi(base_tag);
+    let project = copy_example("cli-app", dir.path());
+    let Some(uv) = uv() else {
+        require("uv (installed with pip into a test venv)", false);
+        return;
+    };
+    run_ok(
+        std::process::Command::new(&uv)
+            .arg("lock")
+            .current_dir(&project),
+    );
+    let tag = "pyoci-test/on-saved-base:cli";
+    run_ok(
+        pyoci()
+            .arg("build")
+            .arg(&project)
+            .args(["--quiet", "--load", tag])
+            .arg("--base-image")
+            .arg(format!("docker-archive:{}", saved.display())),
+    );
+    let out = run_ok(docker().args(["run", "--rm", "--read-only", tag, "hello", "base"]));
+    docker_rmi(tag);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, base");
+}
