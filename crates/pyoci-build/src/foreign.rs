@@ -571,40 +571,12 @@ pub(crate) fn unpack_with_whiteouts(layer: &Layer, root: &Path) -> Result<u64, B
     Ok(counting.count)
 }
 
-/// Resolves a path inside the tree through symlinks (absolute links are
-/// taken relative to the tree's root), at most 40 hops.
+/// The in-image path `in_image` leads to through its symlinks (absolute
+/// links taken inside the tree), when it exists.
 fn resolve_in(root: &Path, in_image: &str) -> Option<String> {
-    let mut current = in_image.to_string();
-    for _ in 0..40 {
-        let on_disk = inside(root, Path::new(&current))?;
-        match std::fs::read_link(&on_disk) {
-            Ok(target) => {
-                let target = target.to_string_lossy().into_owned();
-                current = if target.starts_with('/') {
-                    target
-                } else {
-                    let dir = Path::new(&current).parent().unwrap_or(Path::new("/"));
-                    normalize(&format!("{}/{target}", dir.display()))
-                };
-            }
-            Err(_) => return on_disk.exists().then_some(current),
-        }
-    }
-    None
-}
-
-fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for p in path.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    let on_disk = pyoci_runtime::compile::resolve_in_tree(root, in_image)?;
+    let rel = on_disk.strip_prefix(root).ok()?;
+    Some(format!("/{}", rel.to_string_lossy()))
 }
 
 /// `python3.12` → `(3, 12)`.

@@ -121,7 +121,7 @@ pub fn find_interpreter(
 
 /// A path inside `root` with its symlinks followed inside `root` (an absolute
 /// link means the tree's root, never the host's), at most 40 hops.
-fn resolve_in_tree(root: &Path, in_image: &str) -> Option<PathBuf> {
+pub fn resolve_in_tree(root: &Path, in_image: &str) -> Option<PathBuf> {
     let mut current = PathBuf::from("/");
     let mut pending: Vec<String> = in_image
         .split('/')
