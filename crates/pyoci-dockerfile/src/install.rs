@@ -15,6 +15,11 @@ use crate::{DockerInput, LockKind, ProjectInstall, Strategy, Warning};
 pub(crate) const TOOLS: &str = "/opt/pyoci-tools";
 /// Poetry's cache, outside the image's home so it can be removed or mounted.
 const POETRY_CACHE: &str = "/tmp/poetry-cache";
+/// pip's cache in BuildKit strategies (`PIP_CACHE_DIR`): a cache mount, never a layer,
+/// and no user's home directory.
+const PIP_CACHE: &str = "/tmp/pip-cache";
+/// uv's cache in BuildKit strategies (`UV_CACHE_DIR`), likewise.
+const UV_CACHE: &str = "/tmp/uv-cache";
 /// Where requirements exported from a lock are written.
 pub(crate) const EXPORTED: &str = "/tmp/requirements.txt";
 /// Where development requirements exported from a lock are written.
@@ -82,10 +87,16 @@ impl<'a> Ctx<'a> {
             ("PYTHONDONTWRITEBYTECODE", "1"),
             ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
         ];
+        if self.cache {
+            // Every stage that mounts a cache installs from this one (or is it).
+            v.push(("PIP_CACHE_DIR", PIP_CACHE));
+        }
         if self.uses_uv() {
             v.push(("UV_PYTHON_DOWNLOADS", "never"));
             v.push(("UV_LINK_MODE", "copy"));
-            if !self.cache {
+            if self.cache {
+                v.push(("UV_CACHE_DIR", UV_CACHE));
+            } else {
                 v.push(("UV_NO_CACHE", "1"));
             }
         }
@@ -140,7 +151,7 @@ impl<'a> Ctx<'a> {
     /// Mounts for the tools' pip install.
     pub(crate) fn pip_mounts(&self) -> Vec<String> {
         if self.cache && self.kind() != LockKind::Requirements {
-            vec!["--mount=type=cache,target=/root/.cache/pip".to_string()]
+            vec![format!("--mount=type=cache,target={PIP_CACHE}")]
         } else {
             Vec::new()
         }
@@ -186,14 +197,14 @@ impl<'a> Ctx<'a> {
         let mut v = Vec::new();
         if self.cache {
             let target = match self.kind() {
-                LockKind::Uv | LockKind::Pylock => "/root/.cache/uv",
+                LockKind::Uv | LockKind::Pylock => UV_CACHE,
                 LockKind::Poetry => POETRY_CACHE,
-                LockKind::Requirements => "/root/.cache/pip",
+                LockKind::Requirements => PIP_CACHE,
             };
             v.push(format!("--mount=type=cache,target={target}"));
             if self.kind() == LockKind::Poetry && self.package() {
                 // Poetry projects build the project itself with pip.
-                v.push("--mount=type=cache,target=/root/.cache/pip".to_string());
+                v.push(format!("--mount=type=cache,target={PIP_CACHE}"));
             }
         }
         if self.ssh() {

@@ -72,10 +72,11 @@ impl Ctx<'_> {
         if !self.ssh() {
             return Vec::new();
         }
+        // The system-wide file OpenSSH reads for every user: no home directory needed.
         vec![
-            "mkdir -p -m 0700 /root/.ssh".to_string(),
+            "mkdir -p /etc/ssh".to_string(),
             format!(
-                "ssh-keyscan {} >> /root/.ssh/known_hosts",
+                "ssh-keyscan {} >> /etc/ssh/ssh_known_hosts",
                 self.i.git_ssh.join(" ")
             ),
         ]

@@ -27,6 +27,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// The image's root home directory (as in its `/etc/passwd`).
+const ROOT_HOME: &str = "/root";
+
 use pyoci_debian::{Package, ResolveRequest};
 use pyoci_layer::{LayerCache, LayerOptions, Ownership};
 use pyoci_oci::{History, Image, ImageConfig};
@@ -701,13 +704,10 @@ fn users(root: &Path, epoch: u64) -> Result<(), RuntimeError> {
     write_file(root, "/etc/group", group.as_bytes())?;
     write_file(root, "/etc/shadow", shadow.as_bytes())?;
     write_file(root, "/etc/gshadow", gshadow.as_bytes())?;
-    // Root's dot files, as base-files' postinst copies them.
-    for (from, to) in [
-        ("dot.bashrc", "/root/.bashrc"),
-        ("dot.profile", "/root/.profile"),
-    ] {
+    // Root's dot files in the image's root home, as base-files' postinst copies them.
+    for (from, name) in [("dot.bashrc", ".bashrc"), ("dot.profile", ".profile")] {
         if let Ok(text) = std::fs::read(root.join("usr/share/base-files").join(from)) {
-            write_file(root, to, &text)?;
+            write_file(root, &format!("{ROOT_HOME}/{name}"), &text)?;
         }
     }
     Ok(())
