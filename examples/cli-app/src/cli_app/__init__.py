@@ -6,7 +6,7 @@ import click
 @click.group()
 @click.version_option(package_name="cli-app")
 def main() -> None:
-    """Example command-line tool for pyoci."""
+    """Example command-line tool for lockship."""
 
 
 @main.command()

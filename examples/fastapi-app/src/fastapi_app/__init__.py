@@ -1,1 +1,1 @@
-"""Example FastAPI service for pyoci."""
+"""Example FastAPI service for lockship."""

@@ -1,0 +1,209 @@
+use std::path::PathBuf;
+
+/// Errors of `lockship build` and `lockship plan`.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Reading the project or its lock failed.
+    #[error(transparent)]
+    Project(#[from] lockship_project::ProjectError),
+    /// Choosing, fetching or installing a wheel failed.
+    #[error(transparent)]
+    Wheel(#[from] lockship_wheel::WheelError),
+    /// Assembling the base failed.
+    #[error(transparent)]
+    Runtime(#[from] lockship_runtime::RuntimeError),
+    /// Writing a layer failed.
+    #[error(transparent)]
+    Layer(#[from] lockship_layer::LayerError),
+    /// A download or cache step failed.
+    #[error(transparent)]
+    Fetch(#[from] lockship_fetch::FetchError),
+    /// Building an sdist failed.
+    #[error(transparent)]
+    Sdist(#[from] lockship_sdist::SdistError),
+    /// A Debian step (the Contents index) failed.
+    #[error(transparent)]
+    Debian(#[from] lockship_debian::DebianError),
+    /// Scanning native code failed.
+    #[error(transparent)]
+    Elf(#[from] lockship_elf::ElfError),
+    /// Native code needs libraries that no package of the suite ships.
+    #[error("The venv's native code needs {} that no `{suite}` package ships: {}", if missing.len() == 1 { "a library" } else { "libraries" }, missing.iter().map(|m| format!("`{}` (needed by `{}`)", m.soname, m.needed_by.first().map(String::as_str).unwrap_or("?"))).collect::<Vec<_>>().join(", "))]
+    UnresolvedLibraries {
+        /// The sonames and who needs them.
+        missing: Vec<crate::MissingLib>,
+        /// The Debian suite searched.
+        suite: String,
+    },
+    /// A build-only package (compiler, -dev) was asked for in the runtime image.
+    #[error("`{package}` is a build-time package and never goes into the runtime image")]
+    BuildOnlyPackage {
+        /// The package.
+        package: String,
+    },
+    /// A locked package comes from a source this build cannot use yet.
+    #[error("`{package}` comes from {source_kind}, which `lockship build` does not install yet")]
+    UnsupportedSource {
+        /// The package.
+        package: String,
+        /// `a git repository`, `a local path`, `a direct URL`.
+        source_kind: &'static str,
+    },
+    /// A git dependency's lock entry names no commit.
+    #[error("The lock pins no commit for `{package}` from `{url}`")]
+    GitUnpinned {
+        /// The package.
+        package: String,
+        /// The repository.
+        url: String,
+    },
+    /// Fetching a git dependency failed.
+    #[error("Cannot fetch `{package}` from `{url}`: {output}")]
+    Git {
+        /// The package.
+        package: String,
+        /// The repository.
+        url: String,
+        /// What git said.
+        output: String,
+    },
+    /// No file the index offers for the locked version has a hash the lock lists.
+    #[error("Hash mismatch for `{package}` {version}: none of the index's files has one of the {lockfile_hashes} hashes the lock lists")]
+    HashMismatch {
+        /// The package.
+        package: String,
+        /// The locked version.
+        version: String,
+        /// How many hashes the lock lists for it.
+        lockfile_hashes: usize,
+    },
+    /// A locked package has no version.
+    #[error("The lock gives no version for `{package}`")]
+    NoVersion {
+        /// The package.
+        package: String,
+    },
+    /// The index lists no hash for the chosen file and the lock has none either.
+    #[error("No SHA-256 is known for `{filename}` (neither the lock nor the index lists one)")]
+    NoHash {
+        /// The wheel's file name.
+        filename: String,
+    },
+    /// The project's own code could not be found or packed.
+    #[error("Cannot find the code of project `{project}` in `{dir}`: {reason}")]
+    ProjectCode {
+        /// The project name.
+        project: String,
+        /// The project directory.
+        dir: PathBuf,
+        /// What was looked for.
+        reason: String,
+    },
+    /// Reading a local base image failed.
+    #[error(transparent)]
+    Oci(#[from] lockship_oci::OciError),
+    /// Pulling a base image from a registry failed.
+    #[error(transparent)]
+    Registry(#[from] lockship_registry::RegistryError),
+    /// The base image cannot carry this build.
+    #[error("The base image `{source_ref}` cannot be used: {reason}")]
+    BaseImage {
+        /// The `--base-image` reference.
+        source_ref: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An sdist would have to be built for a base whose Python lockship cannot reproduce.
+    #[error("`{package}` {version} has no wheel for the base image's Python (`{python}`, {libc}), and lockship builds sdists only against Debian's own Python")]
+    SdistOnForeignBase {
+        /// The package.
+        package: String,
+        /// Its locked version.
+        version: String,
+        /// The base's interpreter.
+        python: String,
+        /// The base's C library.
+        libc: String,
+    },
+    /// Native code needs libraries, and the base has no Debian suite to take them from.
+    #[error("The venv's native code needs {} that the base image `{source_ref}` lacks: {}", if missing.len() == 1 { "a library" } else { "libraries" }, missing.iter().map(|m| format!("`{}` (needed by `{}`)", m.soname, m.needed_by.first().map(String::as_str).unwrap_or("?"))).collect::<Vec<_>>().join(", "))]
+    BaseLacksLibraries {
+        /// The base image.
+        source_ref: String,
+        /// The sonames and who needs them.
+        missing: Vec<crate::MissingLib>,
+    },
+    /// A file-system step failed.
+    #[error("Cannot {action} `{path}`")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            BuildError::Project(e) => e.hint(),
+            BuildError::Wheel(e) => e.hint(),
+            BuildError::Runtime(e) => e.hint(),
+            BuildError::UnsupportedSource { .. } => Some(
+                "lock the package from an index or from git; local paths and direct URLs are not installed yet".into(),
+            ),
+            BuildError::GitUnpinned { .. } => Some("re-create the lock so it records the commit (`uv lock`, `poetry lock`)".into()),
+            BuildError::Git { .. } => Some(
+                "check that `git clone URL` works for you here: lockship uses your git credentials and SSH agent".into(),
+            ),
+            BuildError::HashMismatch { .. } => Some(
+                "the index serves other files than the lock was made from: check `--index-url`, or re-create the lock".into(),
+            ),
+            BuildError::NoVersion { .. } => Some("re-create the lock (`uv lock`, `poetry lock`)".into()),
+            BuildError::NoHash { .. } => Some(
+                "re-create the lock with hashes (`pip-compile --generate-hashes`, `uv lock`, `poetry lock`)".into(),
+            ),
+            BuildError::ProjectCode { .. } => Some(
+                "put the package in `src/NAME/` or `NAME/` (NAME with underscores), or list it in `[tool.poetry] packages`".into(),
+            ),
+            BuildError::Io { .. } => Some("check that the disk has room and the path is readable".into()),
+            BuildError::Sdist(e) => e.hint(),
+            BuildError::Oci(e) => e.hint(),
+            BuildError::Registry(e) => e.hint(),
+            BuildError::BaseImage { .. } => Some(
+                "build on an image with CPython on glibc or musl (e.g. `python:3.12-slim`), with `--python X.Y` naming its Python when it has several; without `--base-image`, lockship assembles its own runtime".into(),
+            ),
+            BuildError::SdistOnForeignBase { package, .. } => Some(format!(
+                "lock a version of `{package}` that ships a wheel for this Python, or build on lockship's own runtime (drop `--base-image`), where sdists are built in a matching Debian environment"
+            )),
+            BuildError::BaseLacksLibraries { .. } => Some(
+                "install those libraries in the base image, or use a Debian-based base (lockship then adds them from the suite), or drop `--base-image`".into(),
+            ),
+            BuildError::Debian(e) => e.hint(),
+            BuildError::Elf(e) => e.hint(),
+            BuildError::UnresolvedLibraries { .. } => Some(
+                "a wheel links a library it does not bundle and Debian does not ship: rebuild the wheel with auditwheel, or pin a version that bundles it; `lockship libdeps` lists the files".into(),
+            ),
+            BuildError::BuildOnlyPackage { package } => Some(format!(
+                "move `{package}` from `system-packages` to `build-packages` under [tool.lockship]; libdeps adds the run-time library (libpq5, not libpq-dev) by itself"
+            )),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> BuildError {
+    let path = path.into();
+    move |source| BuildError::Io {
+        action,
+        path,
+        source,
+    }
+}

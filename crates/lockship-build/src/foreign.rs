@@ -1,0 +1,1077 @@
+//! `--base-image`: building on an image someone else made (`python:3.12-slim`,
+//! a company base) instead of lockship's own runtime.
+//!
+//! The base is read from a registry (by the distribution spec, the platform's
+//! image chosen from an index) or from an OCI layout or archive; its blobs
+//! land in the content-addressed cache under their own digests and go into
+//! the image unchanged, so a registry that has them never receives them
+//! again. Its layers are unpacked once (whiteouts applied) into a tree, which
+//! is probed for what the venv must match: the CPython (`python3.X` on the
+//! image's `PATH`, its prefix and full version), the C library (glibc's
+//! version, or musl), the architecture, and the Debian suite when there is
+//! one (for the system-libraries layer).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use lockship_layer::{Compression, Layer};
+use lockship_oci::{History, Image, ImageConfig, Output, Platform};
+use lockship_runtime::{Context, DebPin};
+use lockship_wheel::{Arch, Libc, WheelTarget};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::io_err;
+use crate::BuildError;
+
+/// Where a base image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseImageSource {
+    /// `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`.
+    Local(Output),
+    /// `HOST[:PORT]/REPO[:TAG][@DIGEST]`.
+    Registry(lockship_registry::Reference),
+}
+
+impl BaseImageSource {
+    /// Parses `--base-image REF`: a transport-prefixed path, else a registry reference.
+    pub fn parse(input: &str) -> Result<BaseImageSource, BuildError> {
+        for transport in ["oci:", "oci-archive:", "docker-archive:"] {
+            if input.starts_with(transport) {
+                return Ok(BaseImageSource::Local(input.parse()?));
+            }
+        }
+        Ok(BaseImageSource::Registry(
+            lockship_registry::Reference::parse(input)?,
+        ))
+    }
+}
+
+impl std::fmt::Display for BaseImageSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BaseImageSource::Local(o) => write!(f, "{o}"),
+            BaseImageSource::Registry(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+/// A base image for one platform, its blobs in the cache.
+#[derive(Debug, Clone)]
+pub struct PulledBase {
+    /// What the user named.
+    pub source: String,
+    /// The image manifest's digest where it came from.
+    pub manifest_digest: String,
+    /// The image config, whole.
+    pub config: serde_json::Value,
+    /// The layers, bottom first, as stored (same digests as in the source).
+    pub layers: Vec<Layer>,
+}
+
+/// What the build learned about a base image by looking inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaseFacts {
+    /// Where the image came from, and its manifest digest.
+    pub source: String,
+    /// `sha256:…` of its manifest.
+    pub manifest_digest: String,
+    /// The interpreter the venv runs on, e.g. `/usr/local/bin/python3.12`.
+    pub python: String,
+    /// Its installation prefix (`/usr/local`).
+    pub prefix: String,
+    /// `3.12`.
+    pub python_version: String,
+    /// `3.12.7`.
+    pub python_full_version: String,
+    /// `glibc 2.36` or `musl 1.2`.
+    pub libc: String,
+    /// `/etc/os-release` `ID` and `VERSION_CODENAME` (`debian bookworm`).
+    pub os: String,
+    /// The Debian suite, when the base is Debian (system libraries come from it).
+    pub suite: Option<String>,
+    /// Whether the interpreter is Debian's own (`python3.X-minimal` installed at `/usr/bin`):
+    /// only then can sdists be built in a Debian build environment that matches it.
+    pub debian_python: bool,
+    /// The base's `PATH`.
+    pub path_var: String,
+    /// Whether it has a CA bundle at lockship's `SSL_CERT_FILE` path.
+    pub has_ca_bundle: bool,
+    /// The base config's `Env`.
+    #[serde(skip)]
+    pub env: Vec<String>,
+    /// The Debian packages the base's dpkg database lists.
+    #[serde(skip)]
+    pub packages: Vec<DebPin>,
+    /// The C library, for wheel tags.
+    #[serde(skip)]
+    pub libc_kind: Option<Libc>,
+}
+
+impl BaseFacts {
+    /// `(3, 12)`.
+    pub fn version(&self) -> (u8, u8) {
+        let (a, b) = self.python_version.split_once('.').unwrap_or(("3", "0"));
+        (a.parse().unwrap_or(3), b.parse().unwrap_or(0))
+    }
+
+    /// The wheel tags this base accepts.
+    pub fn wheel_target(&self, debian_arch: &str) -> WheelTarget {
+        let python = self.version();
+        WheelTarget {
+            python,
+            abi: format!("cp{}{}", python.0, python.1),
+            arch: match debian_arch {
+                "arm64" => Arch::Aarch64,
+                "armhf" => Arch::Armv7l,
+                _ => Arch::X86_64,
+            },
+            libc: self.libc_kind.unwrap_or(Libc::Glibc {
+                major: 2,
+                minor: 17,
+            }),
+        }
+    }
+
+    /// Whether the base's C library is musl.
+    pub fn is_musl(&self) -> bool {
+        matches!(self.libc_kind, Some(Libc::Musl { .. }))
+    }
+}
+
+/// Fetches the base image of `platform` into the cache: from a registry with
+/// `client`, or from a local layout or archive.
+pub fn pull(
+    ctx: &Context,
+    source: &BaseImageSource,
+    platform: &Platform,
+    client: Option<&lockship_registry::Client>,
+) -> Result<PulledBase, BuildError> {
+    match source {
+        BaseImageSource::Local(output) => pull_local(ctx, output, platform),
+        BaseImageSource::Registry(reference) => {
+            let client = client.ok_or_else(|| BuildError::BaseImage {
+                source_ref: reference.to_string(),
+                reason: "no registry client was configured".into(),
+            })?;
+            pull_registry(ctx, client, reference, platform)
+        }
+    }
+}
+
+fn compression_of(media_type: &str) -> Option<Compression> {
+    if media_type.ends_with("+gzip") || media_type.ends_with(".tar.gzip") {
+        Some(Compression::Gzip)
+    } else if media_type.ends_with("+zstd") || media_type.ends_with(".tar.zstd") {
+        Some(Compression::Zstd)
+    } else if media_type.ends_with(".tar") || media_type.ends_with("diff.tar") {
+        Some(Compression::None)
+    } else {
+        None
+    }
+}
+
+fn layer_of(
+    source: &str,
+    path: PathBuf,
+    media_type: &str,
+    digest: &str,
+    size: u64,
+    diff_id: &str,
+) -> Result<Layer, BuildError> {
+    let compression = compression_of(media_type).ok_or_else(|| BuildError::BaseImage {
+        source_ref: source.to_string(),
+        reason: format!("layer `{digest}` has media type `{media_type}`, which is not a tar layer"),
+    })?;
+    Ok(Layer {
+        path,
+        digest: digest.to_string(),
+        diff_id: diff_id.to_string(),
+        size,
+        // Counted when the tree is unpacked (see `prepare`).
+        uncompressed_size: 0,
+        compression,
+    })
+}
+
+fn pull_local(
+    ctx: &Context,
+    output: &Output,
+    platform: &Platform,
+) -> Result<PulledBase, BuildError> {
+    ctx.reporter
+        .phase(&format!("reading the base image {output}"));
+    let (image, readers) = lockship_oci::read_platform_image(output, platform)?;
+    let diff_ids = diff_ids(&image.config);
+    let mut layers = Vec::new();
+    for ((layer, reader), diff_id) in image.layers.iter().zip(readers).zip(diff_ids) {
+        let hex = layer.digest.trim_start_matches("sha256:");
+        let path = match ctx.cache.get(hex)? {
+            Some(p) => p,
+            None => {
+                ctx.cache
+                    .insert(reader, Some(hex), &format!("{output} {}", layer.digest))?
+                    .0
+            }
+        };
+        layers.push(layer_of(
+            &output.to_string(),
+            path,
+            &layer.media_type,
+            &layer.digest,
+            layer.size,
+            &diff_id,
+        )?);
+    }
+    Ok(PulledBase {
+        source: output.to_string(),
+        manifest_digest: image.manifest_digest,
+        config: image.config,
+        layers,
+    })
+}
+
+fn pull_registry(
+    ctx: &Context,
+    client: &lockship_registry::Client,
+    reference: &lockship_registry::Reference,
+    platform: &Platform,
+) -> Result<PulledBase, BuildError> {
+    ctx.reporter
+        .phase(&format!("resolving the base image {reference}"));
+    let manifest = client.resolve_image(reference, platform)?;
+    let config = client.fetch_config(&manifest)?;
+    if config.architecture != platform.architecture || config.os != platform.os {
+        return Err(BuildError::BaseImage {
+            source_ref: reference.to_string(),
+            reason: format!(
+                "its config is for {}/{}, not {platform}",
+                config.os, config.architecture
+            ),
+        });
+    }
+    if config.diff_ids.len() != manifest.layers.len() {
+        return Err(BuildError::BaseImage {
+            source_ref: reference.to_string(),
+            reason: format!(
+                "its manifest has {} layers but its config {} diff_ids",
+                manifest.layers.len(),
+                config.diff_ids.len()
+            ),
+        });
+    }
+    let mut layers = Vec::new();
+    for (desc, diff_id) in manifest.layers.iter().zip(&config.diff_ids) {
+        let path = client.fetch_blob_to_cache(&manifest.reference, &desc.digest, ctx.cache)?;
+        layers.push(layer_of(
+            &reference.to_string(),
+            path,
+            &desc.media_type,
+            &desc.digest,
+            desc.size,
+            diff_id,
+        )?);
+    }
+    Ok(PulledBase {
+        source: reference.to_string(),
+        manifest_digest: manifest.manifest.digest.clone(),
+        config: config.raw,
+        layers,
+    })
+}
+
+fn diff_ids(config: &serde_json::Value) -> Vec<String> {
+    config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A base image unpacked and probed.
+#[derive(Debug, Clone)]
+pub struct PreparedBase {
+    /// The image: the base's layers (uncompressed sizes filled in), config and history.
+    pub image: Image,
+    /// The unpacked tree (all layers, whiteouts applied).
+    pub tree: PathBuf,
+    /// A key naming the tree's content (its layers' chain).
+    pub tree_key: String,
+    /// Whether the tree was unpacked by an earlier build.
+    pub tree_cached: bool,
+    /// What is inside.
+    pub facts: BaseFacts,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TreeRecord {
+    uncompressed_sizes: Vec<u64>,
+}
+
+/// Unpacks the base (once per chain of layers) and probes it. `want_python`
+/// is the Python the user asked for, if any: a base with another one is an error.
+pub fn prepare(
+    ctx: &Context,
+    pulled: &PulledBase,
+    platform: &Platform,
+    want_python: Option<&str>,
+    epoch: u64,
+) -> Result<PreparedBase, BuildError> {
+    let mut chain = Sha256::new();
+    chain.update(b"lockship-base-tree-v1\0");
+    for layer in &pulled.layers {
+        chain.update(format!("{}\0", layer.diff_id));
+    }
+    let tree_key = hex::encode(chain.finalize());
+    let tree = ctx.cache.keyed_dir("base-image-tree", &tree_key);
+    let record_path = tree.with_extension("json");
+    let record = std::fs::read(&record_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<TreeRecord>(&b).ok())
+        .filter(|r| r.uncompressed_sizes.len() == pulled.layers.len() && tree.is_dir());
+    let tree_cached = record.is_some();
+    let sizes = match record {
+        Some(r) => r.uncompressed_sizes,
+        None => {
+            ctx.reporter.phase(&format!(
+                "unpacking the {} layers of the base image",
+                pulled.layers.len()
+            ));
+            let tmp = ctx.cache.temp_dir()?;
+            let mut sizes = Vec::new();
+            for layer in &pulled.layers {
+                sizes.push(unpack_with_whiteouts(layer, tmp.path())?);
+            }
+            if let Some(parent) = tree.parent() {
+                fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
+            }
+            let _ = std::fs::remove_dir_all(&tree);
+            let kept = tmp.keep();
+            if let Err(e) = std::fs::rename(&kept, &tree) {
+                let _ = std::fs::remove_dir_all(&kept);
+                if !tree.is_dir() {
+                    return Err(io_err("rename", &tree)(e));
+                }
+            }
+            let bytes = serde_json::to_vec(&TreeRecord {
+                uncompressed_sizes: sizes.clone(),
+            })
+            .unwrap_or_default();
+            let tmp_record = record_path.with_extension("tmp");
+            fs_err::write(&tmp_record, bytes).map_err(io_err("write", &tmp_record))?;
+            fs_err::rename(&tmp_record, &record_path).map_err(io_err("rename", &record_path))?;
+            sizes
+        }
+    };
+    ctx.reporter.phase("");
+    let mut layers = pulled.layers.clone();
+    for (layer, size) in layers.iter_mut().zip(sizes) {
+        layer.uncompressed_size = size;
+    }
+    let facts = probe(&tree, pulled, platform, want_python)?;
+    let image = Image {
+        platform: platform.clone(),
+        config: image_config(&pulled.config),
+        layers,
+        history: history(&pulled.config, pulled.layers.len(), &pulled.source),
+        created: epoch,
+        annotations: BTreeMap::from([
+            (
+                "org.opencontainers.image.base.name".to_string(),
+                pulled.source.clone(),
+            ),
+            (
+                "org.opencontainers.image.base.digest".to_string(),
+                pulled.manifest_digest.clone(),
+            ),
+        ]),
+    };
+    Ok(PreparedBase {
+        image,
+        tree,
+        tree_key,
+        tree_cached,
+        facts,
+    })
+}
+
+/// The base config's run-time settings, which the build's own settings then override.
+fn image_config(config: &serde_json::Value) -> ImageConfig {
+    let c = &config["config"];
+    let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
+        v.as_array().map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+    };
+    ImageConfig {
+        user: c["User"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        env: strings(&c["Env"]).unwrap_or_default(),
+        entrypoint: strings(&c["Entrypoint"]),
+        cmd: strings(&c["Cmd"]),
+        working_dir: c["WorkingDir"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        labels: c["Labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        exposed_ports: c["ExposedPorts"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
+        stop_signal: c["StopSignal"].as_str().map(str::to_string),
+    }
+}
+
+/// The base's history, or, when it has none that matches its layers, one
+/// entry per layer (the layers lockship adds get entries, and the spec wants
+/// the non-empty entries to match the layers one to one).
+fn history(config: &serde_json::Value, layers: usize, source: &str) -> Vec<History> {
+    let entries: Vec<History> = config["history"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| History {
+                    created_by: h["created_by"].as_str().unwrap_or("").to_string(),
+                    comment: h["comment"].as_str().map(str::to_string),
+                    empty_layer: h["empty_layer"].as_bool().unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if entries.iter().filter(|h| !h.empty_layer).count() == layers {
+        return entries;
+    }
+    (0..layers)
+        .map(|i| History::layer(format!("layer {} of the base image {source}", i + 1)))
+        .collect()
+}
+
+/// Counts the bytes a reader yields.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// A path inside the tree, refusing `..` and absolute escapes.
+fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    let mut out = root.to_path_buf();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+fn remove_any(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Unpacks one layer over `root` as overlayfs would stack it: `.wh.NAME`
+/// removes `NAME` from the layers below, `.wh..wh..opq` empties its
+/// directory, a file replaces a directory. Device nodes are skipped (nothing
+/// here runs them). Returns the uncompressed size.
+pub(crate) fn unpack_with_whiteouts(layer: &Layer, root: &Path) -> Result<u64, BuildError> {
+    let reader = lockship_layer::open_layer_tar(&layer.path)?;
+    let mut counting = Counting {
+        inner: reader,
+        count: 0,
+    };
+    {
+        let mut archive = tar::Archive::new(&mut counting);
+        archive.set_preserve_permissions(true);
+        archive.set_overwrite(true);
+        let entries = archive.entries().map_err(io_err("read", &layer.path))?;
+        for entry in entries {
+            let mut entry = entry.map_err(io_err("read", &layer.path))?;
+            let path = entry
+                .path()
+                .map_err(io_err("read", &layer.path))?
+                .into_owned();
+            let Some(target) = inside(root, &path) else {
+                continue;
+            };
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name == ".wh..wh..opq" {
+                if let Some(dir) = target.parent() {
+                    if let Ok(read) = std::fs::read_dir(dir) {
+                        for child in read.flatten() {
+                            remove_any(&child.path());
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(hidden) = name.strip_prefix(".wh.") {
+                if let Some(dir) = target.parent() {
+                    remove_any(&dir.join(hidden));
+                }
+                continue;
+            }
+            let kind = entry.header().entry_type();
+            if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+                continue;
+            }
+            // A file, link or directory replaces whatever non-directory was there,
+            // and a non-directory replaces a directory.
+            if let Ok(meta) = std::fs::symlink_metadata(&target) {
+                if !(meta.is_dir() && kind.is_dir()) {
+                    remove_any(&target);
+                }
+            }
+            if let Some(parent) = target.parent() {
+                fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
+            }
+            entry.unpack_in(root).map_err(|e| {
+                io_err("unpack", &layer.path)(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", path.display()),
+                ))
+            })?;
+        }
+    }
+    // Drain the end-of-archive blocks, so the count is the whole tar.
+    std::io::copy(&mut counting, &mut std::io::sink()).map_err(io_err("read", &layer.path))?;
+    Ok(counting.count)
+}
+
+/// The in-image path `in_image` leads to through its symlinks (absolute
+/// links taken inside the tree), when it exists.
+fn resolve_in(root: &Path, in_image: &str) -> Option<String> {
+    let on_disk = lockship_runtime::compile::resolve_in_tree(root, in_image)?;
+    let rel = on_disk.strip_prefix(root).ok()?;
+    Some(format!("/{}", rel.to_string_lossy()))
+}
+
+/// `python3.12` → `(3, 12)`.
+fn python_minor(file_name: &str) -> Option<(u8, u8)> {
+    let rest = file_name.strip_prefix("python")?;
+    let (a, b) = rest.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+fn env_var<'a>(config: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    config["config"]["Env"].as_array()?.iter().find_map(|v| {
+        v.as_str()?
+            .split_once('=')
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    })
+}
+
+/// Looks inside the tree for the interpreter, the C library and the OS.
+pub(crate) fn probe(
+    tree: &Path,
+    pulled: &PulledBase,
+    platform: &Platform,
+    want_python: Option<&str>,
+) -> Result<BaseFacts, BuildError> {
+    let fail = |reason: String| BuildError::BaseImage {
+        source_ref: pulled.source.clone(),
+        reason,
+    };
+    let config_arch = pulled.config["architecture"].as_str().unwrap_or("");
+    if config_arch != platform.architecture {
+        return Err(fail(format!(
+            "it is a `{config_arch}` image, and the build is for {platform}"
+        )));
+    }
+    let (os_id, codename) = os_release(tree);
+    let libc = probe_libc(tree, platform);
+    // The interpreter: `python3` on the image's PATH, else any python3.X there.
+    let path_var = env_var(&pulled.config, "PATH")
+        .unwrap_or("/usr/local/bin:/usr/bin:/bin")
+        .to_string();
+    let mut found: Vec<(String, (u8, u8))> = Vec::new();
+    for dir in path_var.split(':').filter(|d| d.starts_with('/')) {
+        if let Some(real) = resolve_in(tree, &format!("{dir}/python3")) {
+            let name = real.rsplit('/').next().unwrap_or("");
+            if let Some(v) = python_minor(name) {
+                found.push((real.clone(), v));
+            }
+        }
+        if let Some(on_disk) = inside(tree, Path::new(dir)) {
+            if let Ok(read) = std::fs::read_dir(on_disk) {
+                let mut names: Vec<String> = read
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                for name in names {
+                    if let Some(v) = python_minor(&name) {
+                        if let Some(real) = resolve_in(tree, &format!("{dir}/{name}")) {
+                            if !found.iter().any(|(p, _)| *p == real) {
+                                found.push((real, v));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let wanted = want_python.map(|w| {
+        let w = w.trim().trim_start_matches("python");
+        w.split('.').take(2).collect::<Vec<_>>().join(".")
+    });
+    let chosen = match &wanted {
+        Some(w) => found
+            .iter()
+            .find(|(_, v)| format!("{}.{}", v.0, v.1) == *w)
+            .cloned()
+            .ok_or_else(|| {
+                fail(format!(
+                    "the build asks for Python {w}, and the image has {}",
+                    if found.is_empty() {
+                        "no python3.X on its PATH".to_string()
+                    } else {
+                        found
+                            .iter()
+                            .map(|(p, v)| format!("{}.{} (`{p}`)", v.0, v.1))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ))
+            })?,
+        None => found
+            .first()
+            .cloned()
+            .ok_or_else(|| fail(format!("no `python3.X` on its PATH (`{path_var}`)")))?,
+    };
+    let (python, (major, minor)) = chosen;
+    let bin_dir = Path::new(&python)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/usr/bin".into());
+    let prefix = Path::new(&bin_dir)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/usr".into());
+    let stdlib = format!("{prefix}/lib/python{major}.{minor}");
+    if !inside(tree, Path::new(&stdlib)).is_some_and(|p| p.join("os.py").is_file()) {
+        return Err(fail(format!(
+            "`{python}` has no standard library at `{stdlib}` (is it CPython?)"
+        )));
+    }
+    let packages = dpkg_packages(tree);
+    let debian_python = prefix == "/usr"
+        && packages
+            .iter()
+            .any(|p| p.name == format!("python{major}.{minor}-minimal"));
+    let full = env_var(&pulled.config, "PYTHON_VERSION")
+        .filter(|v| v.starts_with(&format!("{major}.{minor}.")))
+        .map(str::to_string)
+        .or_else(|| {
+            packages
+                .iter()
+                .find(|p| p.name == format!("python{major}.{minor}-minimal"))
+                .map(|p| crate::plan::upstream_version(&p.version))
+        })
+        .or_else(|| sysconfig_version(tree, &stdlib, major, minor))
+        .unwrap_or_else(|| format!("{major}.{minor}.0"));
+    let libc_text = match &libc {
+        Some(Libc::Glibc { major, minor }) => format!("glibc {major}.{minor}"),
+        Some(Libc::Musl { major, minor }) => format!("musl {major}.{minor}"),
+        None => return Err(fail(
+            "it has no C library lockship knows (neither glibc's `libc.so.6` nor musl's loader)"
+                .into(),
+        )),
+    };
+    let suite = (os_id == "debian")
+        .then(|| codename.clone())
+        .filter(|c| lockship_runtime::SUPPORTED.iter().any(|p| p.suite == c));
+    Ok(BaseFacts {
+        source: pulled.source.clone(),
+        manifest_digest: pulled.manifest_digest.clone(),
+        python,
+        prefix,
+        python_version: format!("{major}.{minor}"),
+        python_full_version: full,
+        libc: libc_text,
+        os: format!("{os_id} {codename}").trim().to_string(),
+        suite,
+        debian_python,
+        has_ca_bundle: resolve_in(tree, lockship_runtime::fsbase::CA_BUNDLE).is_some(),
+        env: pulled.config["config"]["Env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        path_var,
+        packages,
+        libc_kind: libc,
+    })
+}
+
+/// The full version from the stdlib's `_sysconfigdata` or `LICENSE.txt`-free
+/// sources: the `Makefile`'s `VERSION`/`PY_VERSION` is not shipped, so look for
+/// `'py_version': '3.12.7'` in the build-time sysconfig data.
+fn sysconfig_version(tree: &Path, stdlib: &str, major: u8, minor: u8) -> Option<String> {
+    let dir = inside(tree, Path::new(stdlib))?;
+    let entry = std::fs::read_dir(&dir).ok()?.flatten().find(|e| {
+        let n = e.file_name().to_string_lossy().into_owned();
+        n.starts_with("_sysconfigdata") && n.ends_with(".py")
+    })?;
+    let text = std::fs::read_to_string(entry.path()).ok()?;
+    let needle = format!("'{major}.{minor}.");
+    let at = text.find(&needle)?;
+    let rest = &text[at + 1..];
+    let end = rest.find('\'')?;
+    Some(rest[..end].to_string())
+}
+
+fn os_release(tree: &Path) -> (String, String) {
+    let text = ["etc/os-release", "usr/lib/os-release"]
+        .iter()
+        .find_map(|p| {
+            resolve_in(tree, &format!("/{p}"))
+                .and_then(|real| std::fs::read_to_string(inside(tree, Path::new(&real))?).ok())
+        })
+        .unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    (field("ID"), field("VERSION_CODENAME"))
+}
+
+/// glibc's version from the `libc.so.6` banner, or musl from its loader.
+fn probe_libc(tree: &Path, platform: &Platform) -> Option<Libc> {
+    let (_, triplet) = lockship_runtime::debian_arch(platform).ok()?;
+    let musl_arch = match platform.architecture.as_str() {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        "arm" => "armhf",
+        other => other,
+    };
+    for dir in ["/lib", "/usr/lib"] {
+        if resolve_in(tree, &format!("{dir}/ld-musl-{musl_arch}.so.1")).is_some() {
+            let (major, minor) = musl_version(tree).unwrap_or((1, 2));
+            return Some(Libc::Musl { major, minor });
+        }
+    }
+    for dir in [
+        format!("/usr/lib/{triplet}"),
+        format!("/lib/{triplet}"),
+        "/usr/lib64".to_string(),
+        "/lib64".to_string(),
+        "/usr/lib".to_string(),
+        "/lib".to_string(),
+    ] {
+        let Some(real) = resolve_in(tree, &format!("{dir}/libc.so.6")) else {
+            continue;
+        };
+        let bytes = std::fs::read(inside(tree, Path::new(&real))?).ok()?;
+        return Some(glibc_version(&bytes).unwrap_or(Libc::Glibc {
+            major: 2,
+            minor: 17,
+        }));
+    }
+    None
+}
+
+/// `… release version 2.36.` in glibc's banner string.
+fn glibc_version(bytes: &[u8]) -> Option<Libc> {
+    let needle = b"release version ";
+    let at = bytes.windows(needle.len()).position(|w| w == needle)? + needle.len();
+    let tail: String = bytes[at..]
+        .iter()
+        .take(12)
+        .map(|&b| b as char)
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let mut parts = tail.trim_end_matches('.').split('.');
+    Some(Libc::Glibc {
+        major: parts.next()?.parse().ok()?,
+        minor: parts.next()?.parse().ok()?,
+    })
+}
+
+/// musl's version from apk's database (Alpine), when it is there.
+fn musl_version(tree: &Path) -> Option<(u16, u16)> {
+    let text = std::fs::read_to_string(tree.join("lib/apk/db/installed")).ok()?;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line == "P:musl" {
+            let version = lines.find_map(|l| l.strip_prefix("V:"))?;
+            let mut parts = version.split(['.', '-']);
+            return Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?));
+        }
+    }
+    None
+}
+
+/// The packages dpkg says are installed (`/var/lib/dpkg/status`, and
+/// distroless-style `status.d/`).
+fn dpkg_packages(tree: &Path) -> Vec<DebPin> {
+    let mut texts = Vec::new();
+    if let Ok(t) = std::fs::read_to_string(tree.join("var/lib/dpkg/status")) {
+        texts.push(t);
+    }
+    if let Ok(read) = std::fs::read_dir(tree.join("var/lib/dpkg/status.d")) {
+        for e in read.flatten() {
+            if !e.file_name().to_string_lossy().ends_with(".md5sums") {
+                if let Ok(t) = std::fs::read_to_string(e.path()) {
+                    texts.push(t);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for text in texts {
+        for stanza in text.split("\n\n") {
+            let field = |name: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                    .map(str::to_string)
+            };
+            let (Some(name), Some(version)) = (field("Package"), field("Version")) else {
+                continue;
+            };
+            if field("Status").is_some_and(|s| !s.ends_with(" installed")) {
+                continue;
+            }
+            out.push(DebPin {
+                name,
+                version,
+                architecture: field("Architecture").unwrap_or_default(),
+                filename: String::new(),
+                sha256: String::new(),
+                size: 0,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.dedup_by(|a, b| a.name == b.name);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pulled(env: &[&str]) -> PulledBase {
+        PulledBase {
+            source: "oci:test".into(),
+            manifest_digest: "sha256:00".into(),
+            config: serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Env": env}}),
+            layers: Vec::new(),
+        }
+    }
+
+    fn file(root: &Path, path: &str, bytes: &[u8]) {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    fn link(root: &Path, path: &str, target: &str) {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, p).unwrap();
+    }
+
+    /// The layout of the official `python:3.12-slim`: CPython in /usr/local,
+    /// Debian's glibc, Debian's python absent.
+    fn official_slim(root: &Path) {
+        file(root, "etc/os-release", b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_CODENAME=bookworm\n");
+        file(
+            root,
+            "usr/lib/x86_64-linux-gnu/libc.so.6",
+            b"\x7fELF...GNU C Library (Debian GLIBC 2.36-9+deb12u7) stable release version 2.36.\n",
+        );
+        link(root, "lib", "usr/lib");
+        file(root, "usr/local/bin/python3.12", b"\x7fELF");
+        link(root, "usr/local/bin/python3", "python3.12");
+        file(root, "usr/local/lib/python3.12/os.py", b"");
+        file(
+            root,
+            "var/lib/dpkg/status",
+            b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9+deb12u7\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n",
+        );
+    }
+
+    #[test]
+    fn official_python_slim_is_probed_from_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        official_slim(dir.path());
+        let facts = probe(
+            dir.path(),
+            &pulled(&[
+                "PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/bin",
+                "PYTHON_VERSION=3.12.7",
+            ]),
+            &Platform::linux_amd64(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(facts.python, "/usr/local/bin/python3.12");
+        assert_eq!(facts.prefix, "/usr/local");
+        assert_eq!(facts.python_full_version, "3.12.7");
+        assert_eq!(facts.libc, "glibc 2.36");
+        assert_eq!(facts.suite.as_deref(), Some("bookworm"));
+        assert!(!facts.debian_python);
+        assert_eq!(facts.packages.len(), 1, "{:?}", facts.packages);
+        let tags = facts.wheel_target("amd64");
+        assert_eq!(tags.abi, "cp312");
+    }
+
+    #[test]
+    fn another_python_than_asked_is_an_error_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        official_slim(dir.path());
+        let err = probe(
+            dir.path(),
+            &pulled(&["PATH=/usr/local/bin:/usr/bin"]),
+            &Platform::linux_amd64(),
+            Some("3.11"),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("Python 3.11"), "{text}");
+        assert!(
+            text.contains("3.12 (`/usr/local/bin/python3.12`)"),
+            "{text}"
+        );
+        assert!(err.hint().unwrap().contains("--python"), "{:?}", err.hint());
+    }
+
+    #[test]
+    fn a_musl_base_selects_musllinux_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        file(root, "etc/os-release", b"ID=alpine\nVERSION_ID=3.20.3\n");
+        file(root, "lib/ld-musl-x86_64.so.1", b"\x7fELF");
+        file(
+            root,
+            "lib/apk/db/installed",
+            b"C:Q1\nP:musl\nV:1.2.5-r0\nA:x86_64\n\n",
+        );
+        file(root, "usr/local/bin/python3.12", b"\x7fELF");
+        file(root, "usr/local/lib/python3.12/os.py", b"");
+        let facts = probe(
+            root,
+            &pulled(&["PATH=/usr/local/bin:/usr/bin"]),
+            &Platform::linux_amd64(),
+            None,
+        )
+        .unwrap();
+        assert!(facts.is_musl());
+        assert_eq!(facts.libc, "musl 1.2");
+        assert_eq!(facts.suite, None);
+        let tags = facts.wheel_target("amd64").platform_tags();
+        assert!(
+            tags.iter().any(|t| t.starts_with("musllinux_1_2")),
+            "{tags:?}"
+        );
+        assert!(!tags.iter().any(|t| t.starts_with("manylinux")), "{tags:?}");
+    }
+
+    #[test]
+    fn a_base_without_python_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        file(
+            dir.path(),
+            "usr/lib/x86_64-linux-gnu/libc.so.6",
+            b"release version 2.36.",
+        );
+        let err = probe(
+            dir.path(),
+            &pulled(&["PATH=/usr/bin:/bin"]),
+            &Platform::linux_amd64(),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("no `python3.X` on its PATH"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn whiteouts_remove_what_lower_layers_had() {
+        use lockship_layer::{write_layer, LayerOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let lower = dir.path().join("lower");
+        file(&lower, "etc/keep", b"k");
+        file(&lower, "etc/gone", b"g");
+        file(&lower, "var/cache/a", b"a");
+        file(&lower, "var/cache/b", b"b");
+        let upper = dir.path().join("upper");
+        file(&upper, "etc/.wh.gone", b"");
+        file(&upper, "var/cache/.wh..wh..opq", b"");
+        file(&upper, "var/cache/c", b"c");
+        let options = LayerOptions::new(Compression::Gzip, 0);
+        let mut layers = Vec::new();
+        for (name, tree) in [("l", &lower), ("u", &upper)] {
+            let out = dir.path().join(name);
+            std::fs::create_dir_all(&out).unwrap();
+            layers.push(write_layer(tree, &options, &out).unwrap());
+        }
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        for layer in &layers {
+            let size = unpack_with_whiteouts(layer, &root).unwrap();
+            assert_eq!(size, layer.uncompressed_size);
+        }
+        assert!(root.join("etc/keep").is_file());
+        assert!(!root.join("etc/gone").exists());
+        assert!(!root.join("etc/.wh.gone").exists());
+        assert!(!root.join("var/cache/a").exists());
+        assert!(root.join("var/cache/c").is_file());
+    }
+
+    #[test]
+    fn sources_parse_by_transport() {
+        assert!(matches!(
+            BaseImageSource::parse("oci:./layout").unwrap(),
+            BaseImageSource::Local(Output::OciDir(_))
+        ));
+        assert!(matches!(
+            BaseImageSource::parse("127.0.0.1:5000/python:3.12-slim").unwrap(),
+            BaseImageSource::Registry(_)
+        ));
+        assert!(BaseImageSource::parse("python:3.12-slim").is_err());
+    }
+}

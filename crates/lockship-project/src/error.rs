@@ -1,0 +1,230 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading a project, its lockfile, or
+/// selecting the packages an image needs. Every variant names the file (and
+/// where it helps, the package) involved; [`ProjectError::hint`] tells the
+/// user what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// A file could not be read.
+    #[error("Failed to read `{}`", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The project directory has no `pyproject.toml`.
+    #[error("No `pyproject.toml` in `{}`", dir.display())]
+    NoPyproject {
+        /// The directory that was searched.
+        dir: PathBuf,
+    },
+    /// A TOML file is not valid TOML, or a key has the wrong type.
+    #[error("Invalid TOML in `{}`{}: {message}", path.display(), line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the problem, when the parser knows it.
+        line: Option<usize>,
+        /// What the parser said.
+        message: String,
+    },
+    /// A value in a file is not what the format allows.
+    #[error("Invalid `{key}` in `{}`: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key (or package) whose value is wrong.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A dependency specification is not a valid PEP 508 requirement.
+    #[error("Invalid requirement `{requirement}` in `{}`: {message}", path.display())]
+    Requirement {
+        /// The file.
+        path: PathBuf,
+        /// The requirement as written.
+        requirement: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// A marker expression could not be parsed.
+    #[error("Invalid marker `{marker}` for package `{package}` in `{}`: {message}", path.display())]
+    Marker {
+        /// The file.
+        path: PathBuf,
+        /// The package the marker belongs to.
+        package: String,
+        /// The marker as written.
+        marker: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// The project has no lockfile.
+    #[error("No lockfile in `{}` (looked for `uv.lock`, `poetry.lock`, `pylock.toml` and `requirements.txt`)", dir.display())]
+    NoLock {
+        /// The project directory.
+        dir: PathBuf,
+        /// Whether the project is a Poetry project (changes the hint).
+        poetry: bool,
+    },
+    /// The lockfile has a format version this crate does not read.
+    #[error("Unsupported lockfile version `{version}` in `{}`", path.display())]
+    UnsupportedLockVersion {
+        /// The lockfile.
+        path: PathBuf,
+        /// The version it declares.
+        version: String,
+        /// The versions that are supported, for the hint.
+        supported: &'static str,
+    },
+    /// A line of a requirements file uses an option this crate does not follow.
+    #[error("Unsupported option `{option}` at line {line} of `{}`", path.display())]
+    UnsupportedRequirementsOption {
+        /// The requirements file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// The option as written.
+        option: String,
+    },
+    /// The lockfile no longer matches `pyproject.toml`.
+    #[error("The lockfile `{}` is out of date with `pyproject.toml`: {reason}", lockfile.display())]
+    StaleLock {
+        /// The lockfile.
+        lockfile: PathBuf,
+        /// What differs.
+        reason: String,
+        /// The command that refreshes the lockfile.
+        hint: String,
+    },
+    /// A dependency is declared but the lockfile has no package of that name.
+    #[error("Package `{package}` (required by `{required_by}`) is missing from `{}`", lockfile.display())]
+    MissingFromLock {
+        /// The lockfile.
+        lockfile: PathBuf,
+        /// The missing package.
+        package: String,
+        /// Who requires it (the project or another package).
+        required_by: String,
+        /// The command that refreshes the lockfile.
+        lock_command: &'static str,
+    },
+    /// A dependency group was requested that neither the project nor the lock defines.
+    #[error("Unknown dependency group `{group}` in `{}`", pyproject.display())]
+    UnknownGroup {
+        /// The project's `pyproject.toml`.
+        pyproject: PathBuf,
+        /// The requested group.
+        group: String,
+        /// The groups that do exist.
+        known: Vec<String>,
+    },
+    /// An extra was requested that the project does not define.
+    #[error("Unknown extra `{extra}` in `{}`", pyproject.display())]
+    UnknownExtra {
+        /// The project's `pyproject.toml`.
+        pyproject: PathBuf,
+        /// The requested extra.
+        extra: String,
+        /// The extras that do exist.
+        known: Vec<String>,
+    },
+    /// PEP 735 `include-group` entries form a cycle.
+    #[error("Dependency group `{group}` includes itself in `{}`", pyproject.display())]
+    GroupCycle {
+        /// The project's `pyproject.toml`.
+        pyproject: PathBuf,
+        /// A group on the cycle.
+        group: String,
+    },
+    /// The target environment could not be turned into a marker environment.
+    #[error("Invalid Python version `{version}` for the target environment")]
+    InvalidPythonVersion {
+        /// The version as given.
+        version: String,
+    },
+}
+
+impl ProjectError {
+    /// What the user can do to fix this error, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoPyproject { .. } => Some(
+                "run lockship in the directory that holds `pyproject.toml`, or pass it as the project path"
+                    .into(),
+            ),
+            Self::NoLock { poetry: true, .. } => Some("run `poetry lock`".into()),
+            Self::NoLock { poetry: false, .. } => Some(
+                "run `uv lock` (or `poetry lock`), or pass `--lockfile` to name a lockfile".into(),
+            ),
+            Self::UnsupportedLockVersion { supported, .. } => Some(format!(
+                "this lockship reads {supported}; regenerate the lockfile with a matching tool version"
+            )),
+            Self::UnsupportedRequirementsOption { .. } => Some(
+                "generate a flat, pinned file with `uv pip compile --generate-hashes` or `pip-compile --generate-hashes`"
+                    .into(),
+            ),
+            Self::StaleLock { hint, .. } => Some(hint.clone()),
+            Self::MissingFromLock { lock_command, .. } => Some(format!("run `{lock_command}`")),
+            Self::UnknownGroup { known, .. } => Some(known_list("groups", known)),
+            Self::UnknownExtra { known, .. } => Some(known_list("extras", known)),
+            Self::Toml { .. } | Self::Invalid { .. } | Self::Requirement { .. } => {
+                Some("fix the file, or regenerate it with the tool that wrote it".into())
+            }
+            Self::InvalidPythonVersion { .. } => {
+                Some("give a full Python version such as `3.11.9`".into())
+            }
+            Self::Io { .. } | Self::Marker { .. } | Self::GroupCycle { .. } => None,
+        }
+    }
+
+    pub(crate) fn toml(path: &std::path::Path, text: &str, err: &toml::de::Error) -> Self {
+        let line = err
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        Self::Toml {
+            path: path.to_path_buf(),
+            line,
+            message: err.message().trim().to_string(),
+        }
+    }
+
+    pub(crate) fn invalid(path: &std::path::Path, key: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+fn known_list(what: &str, known: &[String]) -> String {
+    if known.is_empty() {
+        format!("the project defines no {what}")
+    } else {
+        let names: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        format!("the project defines these {what}: {}", names.join(", "))
+    }
+}
+
+/// Read a file to a string, naming it in the error.
+pub(crate) fn read(path: &std::path::Path) -> Result<String, ProjectError> {
+    fs_err::read_to_string(path).map_err(|source| ProjectError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Parse a TOML document into `T`, naming the file and line in the error.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    text: &str,
+) -> Result<T, ProjectError> {
+    toml::from_str(text).map_err(|e| ProjectError::toml(path, text, &e))
+}

@@ -1,0 +1,189 @@
+use std::path::PathBuf;
+
+/// A file the build looked for and did not find, and who ships it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MissingFile {
+    /// What kind of file: `header`, `library`, `program`, `pkg-config module`.
+    pub kind: &'static str,
+    /// Its name as the build printed it (`libpq-fe.h`, `-lpq`, `pg_config`).
+    pub name: String,
+    /// The Debian packages that ship it, best first (from the Contents index).
+    pub packages: Vec<String>,
+}
+
+/// Errors while building an sdist.
+#[derive(Debug, thiserror::Error)]
+pub enum SdistError {
+    /// The PEP 517 build failed.
+    #[error(
+        "Building `{package}` {version} from `{sdist}` failed{}; the last lines of its log (`{}`):\n{tail}",
+        missing_summary(missing),
+        log.display()
+    )]
+    BuildFailed {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// The sdist's file name.
+        sdist: String,
+        /// The end of the build log.
+        tail: String,
+        /// The whole log, kept in the cache.
+        log: PathBuf,
+        /// Files it looked for and did not find.
+        missing: Vec<MissingFile>,
+        /// Build packages already in the environment.
+        build_packages: Vec<String>,
+    },
+    /// The build wrote, or tried to write, outside its build directory.
+    #[error("Building `{package}` {version} tried to write `{path}`, outside its build directory; the sandbox refused")]
+    Escape {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// Where it tried to write.
+        path: String,
+        /// The whole log.
+        log: PathBuf,
+    },
+    /// The build finished but left no wheel.
+    #[error("Building `{package}` {version} produced no wheel in `{}`", dir.display())]
+    NoWheel {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// Where the wheel was expected.
+        dir: PathBuf,
+    },
+    /// No sandbox is available on this machine.
+    #[error("No sandbox to build `{package}` from its sdist: `bwrap` (bubblewrap) is not on PATH")]
+    NoSandbox {
+        /// The package.
+        package: String,
+    },
+    /// The sandbox itself could not start.
+    #[error("The sandbox (`bwrap`) could not start: {message}")]
+    SandboxFailed {
+        /// What it printed.
+        message: String,
+    },
+    /// An sdist for another architecture cannot be built here.
+    #[error("`{package}` {version} has no wheel for {platform}, and its sdist cannot be built for {platform} on this {host} machine")]
+    ForeignArchitecture {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// The target platform.
+        platform: String,
+        /// The host's Debian architecture.
+        host: String,
+    },
+    /// A file-system step failed.
+    #[error("Cannot {action} `{}`", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Assembling the build environment failed.
+    #[error(transparent)]
+    Runtime(#[from] lockship_runtime::RuntimeError),
+    /// A Debian step (the Contents index) failed.
+    #[error(transparent)]
+    Debian(#[from] lockship_debian::DebianError),
+    /// A download or cache step failed.
+    #[error(transparent)]
+    Fetch(#[from] lockship_fetch::FetchError),
+}
+
+fn missing_summary(missing: &[MissingFile]) -> String {
+    if missing.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = missing
+        .iter()
+        .map(|m| match m.packages.first() {
+            Some(p) => format!("{} `{}` (shipped by `{p}`)", m.kind, m.name),
+            None => format!("{} `{}` (no Debian package ships it)", m.kind, m.name),
+        })
+        .collect();
+    format!(": missing {}", parts.join(", "))
+}
+
+impl SdistError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SdistError::BuildFailed {
+                missing,
+                build_packages,
+                ..
+            } => {
+                let mut add: Vec<String> = missing
+                    .iter()
+                    .filter_map(|m| m.packages.first().cloned())
+                    .filter(|p| !build_packages.contains(p))
+                    .collect();
+                add.sort();
+                add.dedup();
+                if add.is_empty() {
+                    Some(
+                        "read the log above; if the build needs a C library or tool, add its Debian -dev package to `build-packages` under [tool.lockship] in pyproject.toml, or pass `--build-packages auto`"
+                            .to_string(),
+                    )
+                } else {
+                    let mut all = build_packages.clone();
+                    all.extend(add.iter().cloned());
+                    all.sort();
+                    all.dedup();
+                    let list: Vec<String> = all.iter().map(|p| format!("\"{p}\"")).collect();
+                    Some(format!(
+                        "add it to [tool.lockship] in pyproject.toml: `build-packages = [{}]`, or pass `--build-packages auto` to add {} and retry",
+                        list.join(", "),
+                        add.join(", ")
+                    ))
+                }
+            }
+            SdistError::Escape { .. } => Some(
+                "an sdist may write only under its build directory and /tmp; fix its build script, or pin a version that ships a wheel"
+                    .to_string(),
+            ),
+            SdistError::NoWheel { .. } => Some(
+                "the package's build backend did not follow PEP 517; pin a version that ships a wheel"
+                    .to_string(),
+            ),
+            SdistError::NoSandbox { .. } => Some(
+                "install bubblewrap (`apt-get install bubblewrap`), or pin a version of the package that ships a wheel for the target".to_string(),
+            ),
+            SdistError::SandboxFailed { .. } => Some(
+                "bubblewrap needs user namespaces: run as root, or enable them (`sysctl kernel.unprivileged_userns_clone=1`)".to_string(),
+            ),
+            SdistError::ForeignArchitecture { package, .. } => Some(format!(
+                "build on a machine of the target architecture, or pin a version of `{package}` that ships a wheel for it"
+            )),
+            SdistError::Runtime(e) => e.hint(),
+            SdistError::Debian(e) => e.hint(),
+            SdistError::Fetch(_) | SdistError::Io { .. } => None,
+        }
+    }
+}
+
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> SdistError {
+    let path = path.into();
+    move |source| SdistError::Io {
+        action,
+        path,
+        source,
+    }
+}

@@ -1,0 +1,499 @@
+//! Builds sdists into wheels, for packages that ship no wheel for the target.
+//!
+//! The build follows PEP 517 (pip is the front end: it reads the sdist's
+//! `[build-system]`, installs its build requirements in isolation and calls
+//! the backend), inside a [`sandbox`] whose root is a
+//! [`lockship_runtime::buildenv`] tree of the runtime's own Debian suite and
+//! architecture, so the wheel links against the same libraries the image
+//! has. Wheels are cached under the sdist's hash, the suite, architecture,
+//! Python and build packages: a second build, or another project, reuses
+//! them without compiling.
+//!
+//! ```no_run
+//! use lockship_sdist::{build_wheel, NoLookup, SdistOptions, SdistRequest};
+//! use lockship_runtime::{buildenv::BuildEnvOptions, BaseOptions, Context, PythonRuntime};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fetcher = lockship_fetch::Fetcher::new(Default::default())?;
+//! let cache = lockship_fetch::Cache::open("/tmp/lockship-cache")?;
+//! let ctx = Context { fetcher: &fetcher, cache: &cache, reporter: &lockship_fetch::NoReporter };
+//! let base = BaseOptions::new(
+//!     PythonRuntime::lookup("3.11")?,
+//!     "linux/amd64".parse()?,
+//!     url::Url::parse("http://127.0.0.1:8080/debian")?,
+//! );
+//! let options = SdistOptions::new(BuildEnvOptions { base, packages: vec!["libpq-dev".into()] });
+//! let request = SdistRequest {
+//!     name: "psycopg2".into(),
+//!     version: "2.9.10".into(),
+//!     sdist: "cache/sha256/0000".into(),
+//!     filename: "psycopg2-2.9.10.tar.gz".into(),
+//!     sha256: "0000".into(),
+//! };
+//! let wheel = build_wheel(&ctx, &options, &request, &NoLookup)?;
+//! println!("{} {}", wheel.filename, wheel.sha256);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+// Errors carry the log lines and file lists a user needs; they are made once
+// per failed run, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod diagnose;
+mod error;
+pub mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use lockship_runtime::buildenv::{build_env, BuildEnvOptions};
+use lockship_runtime::Context;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use diagnose::{diagnose, Diagnosis, Missing};
+use error::io_err;
+pub use error::{MissingFile, SdistError};
+pub use sandbox::Sandbox;
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct SdistOptions {
+    /// The build environment: the runtime's Python, platform and mirror,
+    /// and the `build-packages`.
+    pub env: BuildEnvOptions,
+    /// `--build-packages auto`: when a build fails on a missing file that a
+    /// Debian package ships, add the package and retry once.
+    pub auto_packages: bool,
+    /// The package indexes build requirements come from (the first is the
+    /// main one).
+    pub index_urls: Vec<String>,
+    /// `SOURCE_DATE_EPOCH` for the build.
+    pub epoch: u64,
+    /// More environment for the build (`[tool.lockship] build-env`).
+    pub env_vars: Vec<(String, String)>,
+}
+
+impl SdistOptions {
+    /// Defaults: no automatic packages, pip's own index, the runtime's epoch.
+    pub fn new(env: BuildEnvOptions) -> SdistOptions {
+        SdistOptions {
+            epoch: env.base.epoch,
+            env,
+            auto_packages: false,
+            index_urls: Vec::new(),
+            env_vars: Vec::new(),
+        }
+    }
+}
+
+/// One sdist to build.
+#[derive(Debug, Clone)]
+pub struct SdistRequest {
+    /// The package's normalised name.
+    pub name: String,
+    /// Its locked version.
+    pub version: String,
+    /// The sdist, hash-checked, on disk.
+    pub sdist: PathBuf,
+    /// Its file name (`psycopg2-2.9.10.tar.gz`).
+    pub filename: String,
+    /// Its SHA-256, as locked.
+    pub sha256: String,
+}
+
+/// A wheel built from an sdist.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuiltWheel {
+    /// The package.
+    pub package: String,
+    /// Its version.
+    pub version: String,
+    /// The sdist's file name.
+    pub sdist: String,
+    /// The sdist's SHA-256.
+    pub sdist_sha256: String,
+    /// The wheel, in the cache.
+    pub path: PathBuf,
+    /// Its file name.
+    pub filename: String,
+    /// Its SHA-256, recorded when it was built.
+    pub sha256: String,
+    /// The suite, architecture and Python it was built for.
+    pub suite: String,
+    /// Debian architecture.
+    pub debian_arch: String,
+    /// `3.11`.
+    pub python: String,
+    /// The build packages beyond the standard set (with any added by `auto`).
+    pub build_packages: Vec<String>,
+    /// How long the build took, in seconds.
+    pub build_seconds: f64,
+    /// Whether it came from the cache (nothing was compiled).
+    #[serde(skip)]
+    pub cached: bool,
+}
+
+/// Finds the Debian packages that ship files a failed build missed.
+pub trait PackageLookup {
+    /// For each missing file, the packages that ship it, best first.
+    fn packages_for(&self, missing: &[Missing]) -> Result<Vec<Vec<String>>, SdistError>;
+}
+
+/// A lookup that knows nothing (the error then names no package).
+pub struct NoLookup;
+
+impl PackageLookup for NoLookup {
+    fn packages_for(&self, missing: &[Missing]) -> Result<Vec<Vec<String>>, SdistError> {
+        Ok(vec![Vec::new(); missing.len()])
+    }
+}
+
+/// The cache key of a built wheel.
+fn wheel_key(options: &SdistOptions, request: &SdistRequest) -> String {
+    let mut packages = options.env.packages.clone();
+    packages.sort();
+    packages.dedup();
+    let mut h = Sha256::new();
+    h.update(format!(
+        "lockship-sdist-v1\0{}\0{}\0{}\0{}\0{}\0{}\0",
+        request.sha256,
+        options.env.base.python.suite,
+        options.env.base.platform,
+        options.env.base.python.version,
+        packages.join(","),
+        options.auto_packages,
+    ));
+    for (k, v) in &options.env_vars {
+        h.update(format!("env\0{k}\0{v}\0"));
+    }
+    hex::encode(h.finalize())
+}
+
+/// The wheel of a cached build, if there is one.
+pub fn cached_wheel(
+    ctx: &Context,
+    options: &SdistOptions,
+    request: &SdistRequest,
+) -> Option<BuiltWheel> {
+    let dir = ctx
+        .cache
+        .keyed_dir("sdist-wheels", &wheel_key(options, request));
+    let record: BuiltWheel =
+        serde_json::from_slice(&std::fs::read(dir.join("record.json")).ok()?).ok()?;
+    let path = dir.join(&record.filename);
+    let bytes = std::fs::read(&path).ok()?;
+    (lockship_fetch::sha256_hex(&bytes) == record.sha256).then_some(BuiltWheel {
+        path,
+        cached: true,
+        ..record
+    })
+}
+
+/// Builds the sdist into a wheel, or returns the cached wheel.
+pub fn build_wheel(
+    ctx: &Context,
+    options: &SdistOptions,
+    request: &SdistRequest,
+    lookup: &dyn PackageLookup,
+) -> Result<BuiltWheel, SdistError> {
+    if let Some(found) = cached_wheel(ctx, options, request) {
+        return Ok(found);
+    }
+    let host = lockship_runtime::compile::host_debian_arch();
+    let (arch, _) = lockship_runtime::debian_arch(&options.env.base.platform)?;
+    if arch != host {
+        return Err(SdistError::ForeignArchitecture {
+            package: request.name.clone(),
+            version: request.version.clone(),
+            platform: options.env.base.platform.to_string(),
+            host: host.to_string(),
+        });
+    }
+    let sandbox = Sandbox::find().ok_or_else(|| SdistError::NoSandbox {
+        package: request.name.clone(),
+    })?;
+    let mut env_options = options.env.clone();
+    let started = Instant::now();
+    let mut attempt = 0;
+    let (wheel, log_dir) = loop {
+        attempt += 1;
+        match build_once(ctx, options, &env_options, request, &sandbox, lookup) {
+            Ok(done) => break done,
+            Err(SdistError::BuildFailed {
+                missing,
+                build_packages,
+                ..
+            }) if options.auto_packages
+                && attempt == 1
+                && missing.iter().any(|m| {
+                    m.packages
+                        .first()
+                        .is_some_and(|p| !build_packages.contains(p))
+                }) =>
+            {
+                for m in &missing {
+                    if let Some(p) = m.packages.first() {
+                        if !env_options.packages.contains(p) {
+                            ctx.reporter.phase(&format!(
+                                "{}: adding build package {p} for {} `{}`",
+                                request.name, m.kind, m.name
+                            ));
+                            env_options.packages.push(p.clone());
+                        }
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let filename = wheel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = fs_err::read(&wheel).map_err(io_err("read", &wheel))?;
+    let mut record = BuiltWheel {
+        package: request.name.clone(),
+        version: request.version.clone(),
+        sdist: request.filename.clone(),
+        sdist_sha256: request.sha256.clone(),
+        path: PathBuf::new(),
+        filename: filename.clone(),
+        sha256: lockship_fetch::sha256_hex(&bytes),
+        suite: options.env.base.python.suite.to_string(),
+        debian_arch: arch.to_string(),
+        python: options.env.base.python.version.to_string(),
+        build_packages: env_options.packages.clone(),
+        build_seconds: started.elapsed().as_secs_f64(),
+        cached: false,
+    };
+    // Into the cache: a finished directory appears by one rename.
+    let dir = ctx
+        .cache
+        .keyed_dir("sdist-wheels", &wheel_key(options, request));
+    let staging = ctx.cache.temp_dir()?;
+    fs_err::write(staging.path().join(&filename), &bytes)
+        .map_err(io_err("write", staging.path()))?;
+    let log = log_dir.path().join("build.log");
+    let _ = std::fs::copy(&log, staging.path().join("build.log"));
+    fs_err::write(
+        staging.path().join("record.json"),
+        serde_json::to_vec_pretty(&record).unwrap_or_default(),
+    )
+    .map_err(io_err("write", staging.path()))?;
+    if let Some(parent) = dir.parent() {
+        fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
+    }
+    let kept = staging.keep();
+    if let Err(e) = std::fs::rename(&kept, &dir) {
+        let _ = std::fs::remove_dir_all(&kept);
+        if !dir.join("record.json").is_file() {
+            return Err(io_err("rename", &dir)(e));
+        }
+    }
+    record.path = dir.join(&filename);
+    Ok(record)
+}
+
+/// One build in a fresh work directory. Returns the wheel and the work
+/// directory (which holds `build.log`).
+fn build_once(
+    ctx: &Context,
+    options: &SdistOptions,
+    env_options: &BuildEnvOptions,
+    request: &SdistRequest,
+    sandbox: &Sandbox,
+    lookup: &dyn PackageLookup,
+) -> Result<(PathBuf, tempfile::TempDir), SdistError> {
+    let env = build_env(ctx, env_options)?;
+    let work = ctx.cache.temp_dir()?;
+    let src = work.path().join("src");
+    let out = work.path().join("out");
+    for dir in [&src, &out] {
+        fs_err::create_dir_all(dir).map_err(io_err("create", dir))?;
+    }
+    let sdist_name = request.filename.clone();
+    let staged = src.join(&sdist_name);
+    fs_err::copy(&request.sdist, &staged).map_err(io_err("copy", &request.sdist))?;
+    // The sandbox's user must be able to write its own directories.
+    make_writable(work.path())?;
+    let log = work.path().join("build.log");
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let mut vars: Vec<(String, String)> = vec![
+        (
+            "PATH".into(),
+            "/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin".into(),
+        ),
+        ("HOME".into(), "/tmp".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("SOURCE_DATE_EPOCH".into(), options.epoch.to_string()),
+        ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
+        ("PIP_NO_INPUT".into(), "1".into()),
+        ("PIP_NO_CACHE_DIR".into(), "1".into()),
+        (
+            "PIP_CERT".into(),
+            lockship_runtime::fsbase::CA_BUNDLE.into(),
+        ),
+        (
+            "SSL_CERT_FILE".into(),
+            lockship_runtime::fsbase::CA_BUNDLE.into(),
+        ),
+        ("MAKEFLAGS".into(), format!("-j{jobs}")),
+        ("MAX_JOBS".into(), jobs.to_string()),
+        ("CPPFLAGS".into(), String::new()),
+    ];
+    vars.extend(options.env_vars.iter().cloned());
+    if let Some(index) = options.index_urls.first() {
+        vars.push(("PIP_INDEX_URL".into(), index.clone()));
+    }
+    if options.index_urls.len() > 1 {
+        vars.push((
+            "PIP_EXTRA_INDEX_URL".into(),
+            options.index_urls[1..].join(" "),
+        ));
+    }
+    let python = env.python.binary();
+    ctx.reporter.phase(&format!(
+        "building {} {} from its sdist",
+        request.name, request.version
+    ));
+    let ok = sandbox.run(&sandbox::SandboxRun {
+        root: &env.root,
+        work: work.path(),
+        env: vars,
+        argv: vec![
+            format!("/usr/bin/{python}"),
+            "-m".into(),
+            "pip".into(),
+            "wheel".into(),
+            "--no-deps".into(),
+            "--wheel-dir".into(),
+            "/build/out".into(),
+            format!("/build/src/{sdist_name}"),
+        ],
+        log: &log,
+    })?;
+    ctx.reporter.phase("");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let wheel = std::fs::read_dir(&out).ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "whl"))
+    });
+    let diagnosis = diagnose(&text);
+    // Keep the log where the user can read it after the work dir is gone.
+    let kept_log = ctx
+        .cache
+        .keyed_dir("sdist-logs", "all")
+        .join(format!("{}-{}.log", request.name, request.version));
+    if let Some(parent) = kept_log.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::copy(&log, &kept_log);
+    if let Some(path) = diagnosis.escape.clone() {
+        return Err(SdistError::Escape {
+            package: request.name.clone(),
+            version: request.version.clone(),
+            path,
+            log: kept_log,
+        });
+    }
+    match (ok, wheel) {
+        (true, Some(wheel)) => Ok((wheel, work)),
+        (true, None) => Err(SdistError::NoWheel {
+            package: request.name.clone(),
+            version: request.version.clone(),
+            dir: out,
+        }),
+        (false, _) => {
+            let found = if diagnosis.missing.is_empty() {
+                Vec::new()
+            } else {
+                ctx.reporter
+                    .phase("looking up the missing files in the Contents index");
+                let found = lookup.packages_for(&diagnosis.missing)?;
+                ctx.reporter.phase("");
+                found
+            };
+            let missing = diagnosis
+                .missing
+                .iter()
+                .zip(found.into_iter().chain(std::iter::repeat(Vec::new())))
+                .map(|(m, packages)| MissingFile {
+                    kind: m.kind(),
+                    name: m.display_name(),
+                    packages,
+                })
+                .collect();
+            Err(SdistError::BuildFailed {
+                package: request.name.clone(),
+                version: request.version.clone(),
+                sdist: sdist_name,
+                tail: tail(&text, 25),
+                log: kept_log,
+                missing,
+                build_packages: env_options.packages.clone(),
+            })
+        }
+    }
+}
+
+/// The lines that name the failure (compiler and linker errors), then the
+/// last `n` lines.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    let key = |l: &&&str| {
+        l.contains("fatal error:")
+            || l.contains("error: ")
+            || l.contains("cannot find -l")
+            || l.contains("executable not found")
+            || l.contains(": not found")
+            || l.contains("was not found in the pkg-config")
+    };
+    let mut out: Vec<String> = lines[..start]
+        .iter()
+        .filter(key)
+        .take(8)
+        .map(|l| format!("  | {}", l.trim_end()))
+        .collect();
+    if !out.is_empty() {
+        out.push("  | …".to_string());
+    }
+    out.extend(
+        lines[start..]
+            .iter()
+            .map(|l| format!("  | {}", l.trim_end())),
+    );
+    out.join("\n")
+}
+
+/// Opens the work directory to the sandbox's unprivileged user.
+fn make_writable(dir: &Path) -> Result<(), SdistError> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walkdir_simple(dir) {
+        let mode = if entry.is_dir() { 0o777 } else { 0o666 };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode))
+            .map_err(io_err("open up", &entry))?;
+    }
+    Ok(())
+}
+
+fn walkdir_simple(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if out[i].is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&out[i]) {
+                let mut children: Vec<PathBuf> =
+                    entries.filter_map(Result::ok).map(|e| e.path()).collect();
+                children.sort();
+                out.extend(children);
+            }
+        }
+        i += 1;
+    }
+    out
+}

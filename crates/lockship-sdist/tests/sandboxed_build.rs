@@ -1,0 +1,249 @@
+//! Real sdist builds in the real sandbox, in a build environment assembled
+//! from the host's Debian mirror. The sdists are made here, with an in-tree
+//! PEP 517 backend that needs no package index. Skipped (with a message)
+//! without a mirror or bubblewrap, unless `CI=true`, where that fails.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use lockship_fetch::{Cache, FetchOptions, Fetcher, NoReporter};
+use lockship_runtime::buildenv::BuildEnvOptions;
+use lockship_runtime::{BaseOptions, Context, PythonRuntime};
+use lockship_sdist::{
+    build_wheel, Missing, NoLookup, PackageLookup, SdistError, SdistOptions, SdistRequest,
+};
+
+fn skip(why: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("sandboxed build test cannot run under CI=true: {why}");
+    }
+    println!("skipping: {why}");
+    true
+}
+
+fn mirror() -> Option<url::Url> {
+    if lockship_sdist::Sandbox::find().is_none() {
+        skip("no bubblewrap (`bwrap`) on PATH");
+        return None;
+    }
+    match lockship_debian::mirror_from_apt_sources(Path::new("/")) {
+        Ok(Some(m)) => Some(m),
+        _ => {
+            skip("no Debian mirror in the apt sources");
+            None
+        }
+    }
+}
+
+/// A shared cache, so the build environment is assembled once per test run.
+fn cache() -> Cache {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp/lockship-test-cache");
+    Cache::open(dir).unwrap()
+}
+
+/// An in-tree backend: compiles `ext.c` with cc and zips a wheel by hand.
+const BACKEND: &str = r#"
+import base64, hashlib, os, subprocess, sys, sysconfig, zipfile
+
+NAME, VERSION = "nativedemo", "1.0"
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    if os.path.exists("escape.txt"):
+        with open(open("escape.txt").read().strip(), "w") as f:
+            f.write("escaped")
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    inc = sysconfig.get_paths()["include"]
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-I" + inc, "ext.c", "-o", "nativedemo" + suffix]
+                   + open("ldflags.txt").read().split(), check=True)
+    tag = "cp%d%d" % sys.version_info[:2]
+    name = "%s-%s-%s-%s-linux_x86_64.whl" % (NAME, VERSION, tag, tag)
+    dist = "%s-%s.dist-info" % (NAME, VERSION)
+    files = {
+        "nativedemo" + suffix: open("nativedemo" + suffix, "rb").read(),
+        dist + "/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (NAME, VERSION)).encode(),
+        dist + "/WHEEL": ("Wheel-Version: 1.0\nGenerator: demo\nRoot-Is-Purelib: false\nTag: %s-%s-linux_x86_64\n" % (tag, tag)).encode(),
+    }
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+        record.append(dist + "/RECORD,,")
+        z.writestr(dist + "/RECORD", "\n".join(record) + "\n")
+    return name
+"#;
+
+const EXT_C: &str = r#"
+#include <Python.h>
+#include <zlib.h>
+#ifdef NEEDS_PQ
+#include <libpq-fe.h>
+#endif
+static PyObject *version(PyObject *self, PyObject *args) { return PyUnicode_FromString(zlibVersion()); }
+static PyMethodDef methods[] = {{"version", version, METH_NOARGS, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "nativedemo", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_nativedemo(void) { return PyModule_Create(&mod); }
+"#;
+
+/// Writes `nativedemo-1.0.tar.gz` with the given extra files.
+fn make_sdist(dir: &Path, ldflags: &str, extra: &[(&str, &str)]) -> (PathBuf, String) {
+    let path = dir.join("nativedemo-1.0.tar.gz");
+    let file = std::fs::File::create(&path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    let pyproject = "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n\n[project]\nname = \"nativedemo\"\nversion = \"1.0\"\n";
+    let pkg_info = "Metadata-Version: 2.1\nName: nativedemo\nVersion: 1.0\n";
+    let mut files: Vec<(&str, &str)> = vec![
+        ("pyproject.toml", pyproject),
+        ("PKG-INFO", pkg_info),
+        ("backend.py", BACKEND),
+        ("ext.c", EXT_C),
+        ("ldflags.txt", ldflags),
+    ];
+    files.extend_from_slice(extra);
+    for (name, body) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.set_cksum();
+        tar.append_data(
+            &mut header,
+            format!("nativedemo-1.0/{name}"),
+            body.as_bytes(),
+        )
+        .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    let sha = lockship_fetch::sha256_hex(&std::fs::read(&path).unwrap());
+    (path, sha)
+}
+
+fn options(mirror: url::Url, packages: &[&str]) -> SdistOptions {
+    let base = BaseOptions::new(
+        PythonRuntime::lookup("3.11").unwrap(),
+        "linux/amd64".parse().unwrap(),
+        mirror,
+    );
+    SdistOptions::new(BuildEnvOptions {
+        base,
+        packages: packages.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+struct Fixed;
+impl PackageLookup for Fixed {
+    fn packages_for(&self, missing: &[Missing]) -> Result<Vec<Vec<String>>, SdistError> {
+        Ok(missing
+            .iter()
+            .map(|m| match m {
+                Missing::Header(h) if h == "libpq-fe.h" => vec!["libpq-dev".to_string()],
+                _ => Vec::new(),
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn builds_links_caches_and_explains_failures() {
+    let Some(mirror) = mirror() else { return };
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    let cache = cache();
+    let ctx = Context {
+        fetcher: &fetcher,
+        cache: &cache,
+        reporter: &NoReporter,
+    };
+    let scratch = tempfile::tempdir().unwrap();
+
+    // A C extension that links zlib, built against the suite's headers.
+    let dir = scratch.path().join("ok");
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = format!("{}", std::process::id());
+    let (sdist, sha) = make_sdist(&dir, &format!("-lz -DX{marker}"), &[]);
+    let request = SdistRequest {
+        name: "nativedemo".into(),
+        version: "1.0".into(),
+        sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
+        sha256: sha,
+    };
+    let opts = options(mirror.clone(), &["zlib1g-dev"]);
+    let built = build_wheel(&ctx, &opts, &request, &NoLookup).unwrap();
+    assert!(!built.cached);
+    assert!(
+        built
+            .filename
+            .starts_with("nativedemo-1.0-cp311-cp311-linux_x86_64"),
+        "{}",
+        built.filename
+    );
+    assert_eq!(
+        built.sha256,
+        lockship_fetch::sha256_hex(&std::fs::read(&built.path).unwrap())
+    );
+    let again = build_wheel(&ctx, &opts, &request, &NoLookup).unwrap();
+    assert!(again.cached, "the second build reuses the cached wheel");
+    assert_eq!(again.sha256, built.sha256);
+
+    // A missing header names the -dev package and the build-packages line.
+    let dir = scratch.path().join("fail");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (sdist, sha) = make_sdist(&dir, &format!("-lz -DNEEDS_PQ -DY{marker}"), &[]);
+    let request = SdistRequest {
+        name: "nativedemo".into(),
+        version: "1.0".into(),
+        sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
+        sha256: sha,
+    };
+    let err = build_wheel(
+        &ctx,
+        &options(mirror.clone(), &["zlib1g-dev"]),
+        &request,
+        &Fixed,
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("header `libpq-fe.h` (shipped by `libpq-dev`)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("libpq-fe.h: No such file or directory"),
+        "{text}"
+    );
+    let hint = err.hint().unwrap();
+    assert!(
+        hint.contains(r#"build-packages = ["libpq-dev", "zlib1g-dev"]"#),
+        "{hint}"
+    );
+
+    // An sdist that writes outside its directory is stopped, and the host
+    // never sees the file.
+    let dir = scratch.path().join("escape");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (sdist, sha) = make_sdist(
+        &dir,
+        "-lz",
+        &[("escape.txt", "/usr/lib/python3/dist-packages/evil.pth")],
+    );
+    let request = SdistRequest {
+        name: "nativedemo".into(),
+        version: "1.0".into(),
+        sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
+        sha256: sha,
+    };
+    let err =
+        build_wheel(&ctx, &options(mirror, &["zlib1g-dev"]), &request, &NoLookup).unwrap_err();
+    assert!(
+        matches!(&err, SdistError::Escape { path, .. } if path == "/usr/lib/python3/dist-packages/evil.pth"),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("build directory"));
+}
