@@ -154,11 +154,19 @@ pub fn write_index_output(
 
 /// The directory that will hold `path`, created (with its parents) when
 /// missing, as `docker save -o` users expect of `out/image.tar`.
+/// Leftovers of killed writers of `path` are swept away here, before a new
+/// write starts.
 pub(crate) fn check_parent(path: &Path) -> Result<PathBuf, OciError> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let parent = check_parent_dir(parent)?;
+    sweep_leftovers(&parent, path);
+    Ok(parent)
+}
+
+fn check_parent_dir(parent: PathBuf) -> Result<PathBuf, OciError> {
     match std::fs::metadata(&parent) {
         Ok(meta) if meta.is_dir() => Ok(parent),
         Ok(_) => Err(OciError::OutputParentNotDir { path: parent }),
@@ -180,12 +188,76 @@ pub(crate) fn check_parent(path: &Path) -> Result<PathBuf, OciError> {
     }
 }
 
-fn temp_prefix(target: &Path, what: &str) -> String {
-    let name = target
+fn output_name(target: &Path) -> String {
+    target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".to_string());
-    format!(".{name}.lockship-{what}-")
+        .unwrap_or_else(|| "output".to_string())
+}
+
+/// Temporary names next to an output carry the writer's process id, so that a
+/// later write can tell a dead writer's leftovers from a live one's.
+fn temp_prefix(target: &Path, what: &str) -> String {
+    let name = output_name(target);
+    format!(".{name}.lockship-{what}-{}-", std::process::id())
+}
+
+/// How old a leftover must be before it is removed when its writer cannot be
+/// identified (no process id in its name, or no `/proc` to look it up in).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes what a killed writer of `target` left in `parent`: the
+/// `.NAME.lockship-{tmp,scratch,old}-PID-*` entries whose process is gone.
+/// Only direct children of `parent` whose names match are touched; links are
+/// removed as links, never followed. Returns the names removed.
+pub(crate) fn sweep_leftovers(parent: &Path, target: &Path) -> Vec<String> {
+    let prefix = format!(".{}.lockship-", output_name(target));
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((what, rest)) = rest.split_once('-') else {
+            continue;
+        };
+        if !matches!(what, "tmp" | "scratch" | "old") {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let writer = rest
+            .split_once('-')
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let dead = match writer {
+            Some(pid) if pid == std::process::id() => false,
+            Some(pid) if Path::new("/proc/self").exists() => {
+                !Path::new(&format!("/proc/{pid}")).exists()
+            }
+            _ => meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > STALE_AFTER),
+        };
+        if !dead {
+            continue;
+        }
+        let gone = if meta.is_dir() {
+            std::fs::remove_dir_all(entry.path())
+        } else {
+            std::fs::remove_file(entry.path())
+        };
+        if gone.is_ok() {
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    removed
 }
 
 fn temp_dir_in(parent: &Path, target: &Path, what: &str) -> Result<tempfile::TempDir, OciError> {
@@ -376,5 +448,62 @@ mod tests {
             check_parent(&file.join("sub").join("x.tar")),
             Err(OciError::OutputParentNotDir { .. })
         ));
+    }
+
+    /// Issue 12, finding 12: a run killed while writing an output left
+    /// `.NAME.lockship-tmp-*` and `-scratch-*` entries that nothing removed.
+    #[test]
+    fn hostile_killed_writer_leftovers_are_swept_on_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let canary = tempfile::tempdir().unwrap();
+        std::fs::write(canary.path().join("keep"), b"canary").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        // A process that has exited: its pid names a dead writer.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        let dead_tmp = out.join(format!(".app.tar.lockship-tmp-{dead}-abc"));
+        let dead_scratch = out.join(format!(".app.tar.lockship-scratch-{dead}-def"));
+        let dead_link = out.join(format!(".app.tar.lockship-old-{dead}-ghi"));
+        let live_tmp = out.join(format!(".app.tar.lockship-tmp-{me}-xyz"));
+        let other = out.join(format!(".other.tar.lockship-tmp-{dead}-abc"));
+        std::fs::write(&dead_tmp, b"half").unwrap();
+        std::fs::create_dir(&dead_scratch).unwrap();
+        std::fs::write(dead_scratch.join("blob"), b"x").unwrap();
+        std::os::unix::fs::symlink(canary.path(), &dead_link).unwrap();
+        std::fs::write(&live_tmp, b"busy").unwrap();
+        std::fs::write(&other, b"not ours").unwrap();
+
+        let images = tempfile::tempdir().unwrap();
+        let image =
+            crate::testutil::two_layer_image(images.path(), lockship_layer::Compression::Gzip);
+        let target = out.join("app.tar");
+        write_output(
+            &image,
+            &Output::DockerArchive(target.clone()),
+            Some("app:1"),
+        )
+        .unwrap();
+
+        assert!(target.is_file());
+        assert!(!dead_tmp.exists(), "a dead writer's temp file stays");
+        assert!(!dead_scratch.exists(), "a dead writer's scratch dir stays");
+        assert!(
+            std::fs::symlink_metadata(&dead_link).is_err(),
+            "the link stays"
+        );
+        assert!(live_tmp.exists(), "a live writer's file was removed");
+        assert!(other.exists(), "another output's file was removed");
+        assert_eq!(
+            std::fs::read(canary.path().join("keep")).unwrap(),
+            b"canary"
+        );
+        let left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), 3, "{left:?}");
     }
 }
