@@ -35,6 +35,11 @@ fn main() {
     }
     add(
         &mut zip,
+        "big-1.0.dist-info/METADATA".into(),
+        b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\n".to_vec(),
+    );
+    add(
+        &mut zip,
         "big-1.0.dist-info/WHEEL".into(),
         b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n".to_vec(),
     );
@@ -56,7 +61,7 @@ fn main() {
         };
         write_venv_skeleton(&venv).expect("skeleton");
         let installed = install_wheel(&wheel, &venv).expect("install");
-        assert_eq!(installed.files.len(), FILES + 3);
+        assert_eq!(installed.files.len(), FILES + 4);
     }
     let per = start.elapsed() / rounds;
     println!("install of a {FILES}-file wheel: {per:?} per install ({rounds} rounds)");

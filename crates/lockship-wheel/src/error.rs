@@ -110,17 +110,38 @@ pub enum WheelError {
         /// Why it is refused.
         reason: String,
     },
-    /// A symlink entry points outside the install tree.
-    #[error(
-        "`{wheel}` contains the symlink `{entry}` pointing outside the install tree (`{target}`)"
-    )]
-    UnsafeSymlink {
+    /// The wheel contradicts itself: a name listed twice, or a file name,
+    /// `.dist-info` directory and `METADATA` that name different projects
+    /// or versions, or two entries installing to one path.
+    #[error("`{wheel}` contradicts itself at `{entry}`: {reason}")]
+    Inconsistent {
         /// The wheel.
         wheel: PathBuf,
         /// The archive entry name.
         entry: String,
-        /// The link target.
-        target: String,
+        /// What disagrees with what.
+        reason: String,
+    },
+    /// An entry would replace a file the virtualenv itself owns
+    /// (`pyvenv.cfg`, `bin/python*`, `bin/activate*`).
+    #[error("`{wheel}`: `{entry}` would replace `{path}`, which belongs to the virtualenv itself")]
+    ReplacesVenvFile {
+        /// The wheel.
+        wheel: PathBuf,
+        /// The archive entry name (or the entry point).
+        entry: String,
+        /// The path inside the image.
+        path: String,
+    },
+    /// The wheel unpacks to more than it declares, or than lockship allows.
+    #[error("`{wheel}`: `{entry}` is too large: {reason}")]
+    TooLarge {
+        /// The wheel.
+        wheel: PathBuf,
+        /// The archive entry name.
+        entry: String,
+        /// Which bound it passes.
+        reason: String,
     },
     /// The wheel's metadata (`.dist-info`, `WHEEL`, `RECORD`,
     /// `entry_points.txt`) is missing or malformed.
@@ -198,11 +219,17 @@ impl WheelError {
                     .to_string(),
             ),
             WheelError::UnsafePath { .. }
-            | WheelError::UnsafeSymlink { .. }
-            | WheelError::RecordIncomplete { .. } => Some(
+            | WheelError::RecordIncomplete { .. }
+            | WheelError::Inconsistent { .. }
+            | WheelError::ReplacesVenvFile { .. }
+            | WheelError::InvalidMetadata { .. } => Some(
                 "this wheel is malformed or malicious; report it to the package's maintainers"
                     .to_string(),
             ),
+            WheelError::TooLarge { .. } => Some(format!(
+                "lockship never unpacks an entry past the size its zip header declares, nor more than {} GiB per wheel; this wheel is malformed or malicious",
+                crate::MAX_UNPACKED_BYTES >> 30
+            )),
             _ => None,
         }
     }

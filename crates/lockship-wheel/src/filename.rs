@@ -42,6 +42,19 @@ impl WheelFilename {
         if name.is_empty() || version.is_empty() {
             return Err(invalid("the name or version is empty"));
         }
+        // PEP 508 names, escaped as in file names (`-` becomes `_`): the
+        // name ends up in install paths, so nothing else is accepted.
+        let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        if !edge(name.chars().next())
+            || !edge(name.chars().last())
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(invalid(
+                "the name is not a distribution name (letters, digits, `_` and `.`)",
+            ));
+        }
         if let Some(b) = build {
             if !b.starts_with(|c: char| c.is_ascii_digit()) {
                 return Err(invalid("the build tag does not start with a digit"));
@@ -128,6 +141,9 @@ mod tests {
             "six-1.16.0-py3-none.whl",
             "six-1.16.0-x-py3-none-any.whl",
             "six-1.16.0-py3..py2-none-any.whl",
+            "..-1.0-py3-none-any.whl",
+            "a b-1.0-py3-none-any.whl",
+            "_x-1.0-py3-none-any.whl",
         ] {
             assert!(
                 matches!(

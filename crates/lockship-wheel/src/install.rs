@@ -1,14 +1,38 @@
 //! Installing a wheel into a staged virtualenv without pip: unpack, check
 //! every file against `RECORD`, map `.data` per the install scheme, rewrite
 //! script shebangs, write entry-point launchers and a new `RECORD`.
+//!
+//! A wheel is outside input, so everything that can be checked without
+//! writing is checked first (names, the metadata agreeing with itself,
+//! `RECORD` against the archive, sizes, destinations), and every write then
+//! goes through [`Staging`], which never follows a symlink.
+//!
+//! Symlinks: the wheel format has none, and pip (through Python's
+//! `zipfile`) installs a zip entry with a symlink mode as a regular file
+//! whose content is the link text. lockship does the same, so a wheel can
+//! never plant a link (and nothing written later, such as bytecode, can go
+//! through one); the file gets the same `RECORD` hash pip would check.
 
-use std::collections::BTreeMap;
-use std::io::{self, BufReader, Read};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::record::{csv_field, hash_b64, parse_record, verify, HashingWriter};
-use crate::venv::replace_symlink;
-use crate::{normalize_name, VenvLayout, WheelError, WheelFilename};
+use crate::meta::{check_core_metadata, duplicate_name, find_dist_info};
+use crate::record::{csv_field, hash_b64, parse_record, HashingWriter, RecordLine};
+use crate::staging::{Refused, Staging};
+use crate::{VenvLayout, WheelError, WheelFilename};
+
+/// The most bytes one wheel may unpack to, summed over the sizes its zip
+/// headers declare (8 GiB; the largest wheels published today unpack to
+/// about half of that). A wheel that declares more is refused before
+/// anything is written, and no entry is ever decompressed past the size
+/// its zip header declares.
+pub const MAX_UNPACKED_BYTES: u64 = 8 << 30;
+
+/// The most bytes of one metadata file (`WHEEL`, `METADATA`, `RECORD`,
+/// `entry_points.txt`) read into memory.
+const MAX_METADATA_BYTES: u64 = 64 << 20;
 
 /// What [`install_wheel`] installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,38 +53,59 @@ struct Installed {
     size: u64,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Dir,
-    File { executable: bool },
-    Symlink,
+    /// A regular file; `link` when the zip entry had a symlink mode (it is
+    /// installed as a file holding the link text, as pip does).
+    File {
+        executable: bool,
+        link: bool,
+    },
 }
 
 struct Entry {
     index: usize,
     raw_name: String,
     kind: Kind,
+    /// The uncompressed size its zip header declares.
+    size: u64,
 }
 
 /// Installs the wheel at `wheel_path` into `venv` (staged under its root).
 ///
-/// The archive is refused, before anything is written, when an entry name is
-/// absolute or contains `..`, or when names repeat; while unpacking, when a
-/// symlink points outside its install directory, a file is missing from
-/// `RECORD` (except `RECORD` itself, `RECORD.jws` and `RECORD.p7s`), a file's
-/// hash or size differs from its `RECORD` line, or `RECORD` lists a file the
-/// archive lacks. After an error the staging tree is incomplete and should be
-/// discarded. The same wheel always gives a byte-identical tree.
+/// Refused before anything is written: an entry name that is absolute or
+/// contains `..`; a name the archive lists twice; an entry under a path
+/// the wheel installs as a file; a `.dist-info` directory or `METADATA`
+/// whose name or version differs from the file name's; a file missing from
+/// `RECORD` (except `RECORD`, `RECORD.jws`, `RECORD.p7s`) or a `RECORD`
+/// line for a file the archive lacks; a `RECORD` size that differs from
+/// the zip header's; more than [`MAX_UNPACKED_BYTES`] declared; two entries
+/// (or an entry point) landing on one path; and any path the virtualenv
+/// itself owns ([`VenvLayout::owns`]) or another distribution's
+/// `.dist-info`. While unpacking: a hash or size that differs from
+/// `RECORD`, an entry that decompresses past its declared size, and a
+/// symlink or non-directory anywhere on the way to a destination.
+///
+/// After an error the staging tree is incomplete and should be discarded,
+/// but nothing outside it has been touched. The same wheel always gives a
+/// byte-identical tree.
 pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDist, WheelError> {
     let wheel = wheel_path.to_path_buf();
     let metadata_error = |reason: String| WheelError::InvalidMetadata {
         wheel: wheel.clone(),
         reason,
     };
-    let file_name = wheel_path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let filename = WheelFilename::parse(file_name)?;
+    let inconsistent = |entry: &str, reason: String| WheelError::Inconsistent {
+        wheel: wheel.clone(),
+        entry: entry.to_string(),
+        reason,
+    };
+    let unsafe_path = |entry: &str, reason: String| WheelError::UnsafePath {
+        wheel: wheel.clone(),
+        entry: entry.to_string(),
+        reason,
+    };
     let io = |source| WheelError::Io {
         path: wheel.clone(),
         source,
@@ -69,198 +114,203 @@ pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDi
         wheel: wheel.clone(),
         source,
     };
+    let refused = |entry: &str, refusal: Refused| match refusal {
+        Refused::Io(source) => WheelError::Io {
+            path: wheel.clone(),
+            source,
+        },
+        other => unsafe_path(entry, other.reason()),
+    };
+    let file_name = wheel_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let filename = WheelFilename::parse(file_name)?;
     let file = fs_err::File::open(wheel_path).map_err(io)?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
 
-    // Pass 1: names and kinds, all checked before anything is written.
+    // Names and kinds, all checked before anything is written. The zip
+    // reader keeps only the last of repeated names, so ask it first.
+    if archive.has_duplicate_names() {
+        let name = duplicate_name(wheel_path, archive.central_directory_start())
+            .map_err(io)?
+            .unwrap_or_default();
+        return Err(inconsistent(
+            &name,
+            "the zip directory lists this name more than once".to_string(),
+        ));
+    }
+    // Local headers that name other files than the central directory (what
+    // Python's `zipfile`, and so pip, refuses too), overlapping entries.
+    archive.validate_header_consistency().map_err(zip_error)?;
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut declared: u64 = 0;
     for index in 0..archive.len() {
         let entry = archive.by_index(index).map_err(zip_error)?;
         let raw_name = entry.name().map_err(zip_error)?.to_string();
         let kind = if entry.is_symlink() {
-            Kind::Symlink
+            Kind::File {
+                executable: false,
+                link: true,
+            }
         } else if entry.is_dir() {
             Kind::Dir
         } else {
             Kind::File {
                 executable: entry.unix_mode().is_some_and(|m| m & 0o111 != 0),
+                link: false,
             }
         };
-        let name = clean_entry_name(&raw_name).map_err(|reason| WheelError::UnsafePath {
-            wheel: wheel.clone(),
-            entry: raw_name.clone(),
-            reason: reason.to_string(),
-        })?;
+        let size = if kind == Kind::Dir { 0 } else { entry.size() };
+        declared = declared.saturating_add(size);
+        let name =
+            clean_entry_name(&raw_name).map_err(|reason| unsafe_path(&raw_name, reason.into()))?;
         if name.is_empty() {
             continue;
         }
-        if let Some(previous) = entries.insert(
-            name.clone(),
+        if let Some(previous) = entries.get(&name) {
+            if kind != Kind::Dir || previous.kind != Kind::Dir {
+                return Err(inconsistent(
+                    &raw_name,
+                    format!(
+                        "it names the same path as the entry `{}`",
+                        previous.raw_name
+                    ),
+                ));
+            }
+        }
+        entries.insert(
+            name,
             Entry {
                 index,
                 raw_name,
                 kind,
+                size,
             },
-        ) {
-            if !matches!(previous.kind, Kind::Dir) {
-                return Err(metadata_error(format!("the entry `{name}` appears twice")));
-            }
-        }
+        );
+    }
+    if declared > MAX_UNPACKED_BYTES {
+        let largest = entries
+            .values()
+            .max_by_key(|e| e.size)
+            .map(|e| e.raw_name.clone())
+            .unwrap_or_default();
+        return Err(WheelError::TooLarge {
+            wheel: wheel.clone(),
+            entry: largest,
+            reason: format!(
+                "the wheel's zip headers declare {declared} bytes in all, more than the {MAX_UNPACKED_BYTES} bytes lockship unpacks from one wheel"
+            ),
+        });
     }
 
-    // No entry may live under another entry that is a symlink: the lexical
-    // checks below could not see where it really lands.
+    // No entry may live under a path the wheel installs as a file (such as
+    // a symlink entry, which becomes a file).
     for (name, entry) in &entries {
         let mut ancestor = name.as_str();
         while let Some((parent, _)) = ancestor.rsplit_once('/') {
-            if entries
-                .get(parent)
-                .is_some_and(|e| matches!(e.kind, Kind::Symlink))
-            {
-                return Err(WheelError::UnsafePath {
-                    wheel: wheel.clone(),
-                    entry: entry.raw_name.clone(),
-                    reason: format!("it goes through the symlink `{parent}`"),
-                });
+            if let Some(Kind::File { link, .. }) = entries.get(parent).map(|e| e.kind) {
+                let what = if link {
+                    "a symlink entry, which lockship installs as a plain file (as pip does)"
+                } else {
+                    "a file in this wheel"
+                };
+                return Err(unsafe_path(
+                    &entry.raw_name,
+                    format!("it lies under `{parent}`, {what}"),
+                ));
             }
             ancestor = parent;
         }
     }
-    let dist_info = find_dist_info(&entries, &filename).map_err(metadata_error)?;
-    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
-    let wheel_meta =
-        read_small(&mut archive, &entries, &format!("{dist_info}/WHEEL")).map_err(|e| match e {
-            ReadSmall::Missing => metadata_error(format!("`{dist_info}/WHEEL` is missing")),
-            ReadSmall::Zip(source) => zip_error(source),
-        })?;
-    check_wheel_metadata(&wheel_meta).map_err(metadata_error)?;
-    let record_name = format!("{dist_info}/RECORD");
-    let record_text = read_small(&mut archive, &entries, &record_name).map_err(|e| match e {
-        ReadSmall::Missing => metadata_error(format!("`{record_name}` is missing")),
-        ReadSmall::Zip(source) => zip_error(source),
-    })?;
-    let mut record = parse_record(&record_text).map_err(metadata_error)?;
 
-    // Pass 2: unpack, verifying each file as it streams. Every directory
-    // written to must resolve inside the staging root, whatever symlinks
-    // earlier wheels left there.
-    fs_err::create_dir_all(&venv.root).map_err(io)?;
-    let root = fs_err::canonicalize(&venv.root).map_err(io)?;
-    let mut checked_dirs = std::collections::HashSet::new();
-    let site_packages = venv.site_packages();
-    let mut installed: Vec<Installed> = Vec::new();
-    for (name, entry) in &entries {
-        let mapped = map_entry(name, &data_dir, &filename.name, venv).map_err(metadata_error)?;
-        let Some((dest, map_root)) = mapped else {
-            continue;
+    // The metadata must agree with the file name.
+    let dist_info =
+        find_dist_info(entries.keys(), &filename).map_err(|(entry, reason)| match entry {
+            Some(entry) => inconsistent(&entry, reason),
+            None => metadata_error(reason),
+        })?;
+    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
+    let mut read_meta = |name: &str| -> Result<Option<String>, WheelError> {
+        let Some(entry) = entries.get(name) else {
+            return Ok(None);
         };
-        let skip_record = name == &record_name
-            || name == &format!("{record_name}.jws")
-            || name == &format!("{record_name}.p7s");
-        let staged = venv.staged(&dest);
-        if matches!(entry.kind, Kind::Dir) {
-            record.remove(name);
-            fs_err::create_dir_all(&staged).map_err(io)?;
-            ensure_inside(&staged, &root, &mut checked_dirs).map_err(|reason| {
-                WheelError::UnsafePath {
-                    wheel: wheel.clone(),
-                    entry: entry.raw_name.clone(),
-                    reason,
-                }
-            })?;
+        let mut file = archive.by_index(entry.index).map_err(zip_error)?;
+        let mut bytes = Vec::new();
+        (&mut file)
+            .take(MAX_METADATA_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| zip_error(zip::result::ZipError::Io(e)))?;
+        if bytes.len() as u64 > MAX_METADATA_BYTES {
+            return Err(WheelError::TooLarge {
+                wheel: wheel.clone(),
+                entry: entry.raw_name.clone(),
+                reason: format!("metadata files may hold at most {MAX_METADATA_BYTES} bytes"),
+            });
+        }
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| inconsistent(&entry.raw_name, "it is not UTF-8 text".to_string()))
+    };
+    let wheel_name = format!("{dist_info}/WHEEL");
+    let wheel_meta = read_meta(&wheel_name)?
+        .ok_or_else(|| metadata_error(format!("`{wheel_name}` is missing")))?;
+    check_wheel_metadata(&wheel_meta).map_err(metadata_error)?;
+    let metadata_name = format!("{dist_info}/METADATA");
+    let core_metadata = read_meta(&metadata_name)?
+        .ok_or_else(|| metadata_error(format!("`{metadata_name}` is missing")))?;
+    check_core_metadata(&core_metadata, &filename)
+        .map_err(|reason| inconsistent(&metadata_name, reason))?;
+    let record_name = format!("{dist_info}/RECORD");
+    let record_text = read_meta(&record_name)?
+        .ok_or_else(|| metadata_error(format!("`{record_name}` is missing")))?;
+    let record = parse_record(&record_text).map_err(metadata_error)?;
+    let entry_points_name = format!("{dist_info}/entry_points.txt");
+    let entry_points = match read_meta(&entry_points_name)? {
+        Some(text) => parse_entry_points(&text).map_err(metadata_error)?,
+        None => Vec::new(),
+    };
+
+    // RECORD against the archive: every file listed with a hash and with
+    // the size its zip header declares; every line present in the archive.
+    let unrecorded = [
+        record_name.clone(),
+        format!("{record_name}.jws"),
+        format!("{record_name}.p7s"),
+    ];
+    for (name, entry) in &entries {
+        if entry.kind == Kind::Dir || unrecorded.contains(name) {
             continue;
         }
-        if skip_record {
-            record.remove(name);
-            // The original RECORD (and signatures over it) are replaced by
-            // the rewritten RECORD below.
-            continue;
-        }
-        let Some(line) = record.remove(name) else {
+        let Some(line) = record.get(name) else {
             return Err(WheelError::RecordIncomplete {
                 wheel: wheel.clone(),
                 entry: entry.raw_name.clone(),
                 reason: "is in the archive but not in `RECORD`".to_string(),
             });
         };
-        if let Some(parent) = staged.parent() {
-            fs_err::create_dir_all(parent).map_err(io)?;
-            ensure_inside(parent, &root, &mut checked_dirs).map_err(|reason| {
-                WheelError::UnsafePath {
-                    wheel: wheel.clone(),
-                    entry: entry.raw_name.clone(),
-                    reason,
-                }
-            })?;
+        if line.hash.is_none() {
+            return Err(WheelError::RecordMismatch {
+                wheel: wheel.clone(),
+                entry: entry.raw_name.clone(),
+                reason: "`RECORD` gives no hash".to_string(),
+            });
         }
-        if fs_err::symlink_metadata(&staged).is_ok() {
-            fs_err::remove_file(&staged).map_err(io)?;
-        }
-        let mut zip_entry = archive.by_index(entry.index).map_err(zip_error)?;
-        let is_script = dest.starts_with(&format!("{}/", venv.bin_dir()))
-            && name.starts_with(&format!("{data_dir}/scripts/"));
-        let mismatch = |reason: String| WheelError::RecordMismatch {
-            wheel: wheel.clone(),
-            entry: entry.raw_name.clone(),
-            reason,
-        };
-        match entry.kind {
-            Kind::Symlink => {
-                let mut target = Vec::new();
-                zip_entry.read_to_end(&mut target).map_err(io)?;
-                verify(&line, &target).map_err(mismatch)?;
-                let target = String::from_utf8_lossy(&target).into_owned();
-                if !symlink_stays_inside(name, &target, &map_root) {
-                    return Err(WheelError::UnsafeSymlink {
-                        wheel: wheel.clone(),
-                        entry: entry.raw_name.clone(),
-                        target,
-                    });
-                }
-                replace_symlink(&target, &staged).map_err(io)?;
-                installed.push(Installed {
-                    in_image: dest,
-                    hash: hash_b64(target.as_bytes()),
-                    size: target.len() as u64,
-                });
-            }
-            Kind::File { .. } if is_script => {
-                let mut content = Vec::new();
-                zip_entry.read_to_end(&mut content).map_err(io)?;
-                verify(&line, &content).map_err(mismatch)?;
-                let content = rewrite_shebang(content, &venv.venv_python());
-                write_file(&staged, &content, true).map_err(io)?;
-                installed.push(Installed {
-                    in_image: dest,
-                    hash: hash_b64(&content),
-                    size: content.len() as u64,
-                });
-            }
-            Kind::File { executable } => {
-                let out = fs_err::File::create(&staged).map_err(io)?;
-                let mut writer = HashingWriter::new(io::BufWriter::new(out), &line);
-                // Never write more than RECORD announced (plus one byte, to
-                // notice the lie): a zip bomb stops here.
-                let limit = line.size.map_or(u64::MAX, |s| s.saturating_add(1));
-                io::copy(&mut (&mut zip_entry).take(limit), &mut writer).map_err(io)?;
-                let (digests, size) = writer.finish().map_err(io)?;
-                if let Err(reason) = digests.check(&line, size) {
-                    let _ = fs_err::remove_file(&staged);
-                    return Err(mismatch(reason));
-                }
-                set_mode(&staged, executable).map_err(io)?;
-                installed.push(Installed {
-                    in_image: dest,
-                    hash: digests.sha256_b64,
-                    size,
-                });
-            }
-            Kind::Dir => {}
+        if let Some(size) = line.size.filter(|s| *s != entry.size) {
+            return Err(WheelError::RecordMismatch {
+                wheel: wheel.clone(),
+                entry: entry.raw_name.clone(),
+                reason: format!(
+                    "its zip header declares {} bytes, `RECORD` says {size}",
+                    entry.size
+                ),
+            });
         }
     }
-    if let Some(missing) = record
-        .keys()
-        .find(|k| !k.ends_with('/') && *k != &record_name)
+    let listed: BTreeSet<&String> = record.keys().collect();
+    if let Some(missing) = listed
+        .into_iter()
+        .find(|k| !k.ends_with('/') && **k != record_name && !entries.contains_key(*k))
     {
         return Err(WheelError::RecordIncomplete {
             wheel: wheel.clone(),
@@ -269,32 +319,145 @@ pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDi
         });
     }
 
-    // Entry points, INSTALLER, and the new RECORD.
-    let dist_info_dir = format!("{site_packages}/{dist_info}");
-    let entry_points_path = venv.staged(&format!("{dist_info_dir}/entry_points.txt"));
-    if entry_points_path.exists() {
-        let text = fs_err::read_to_string(&entry_points_path).map_err(io)?;
-        for (script, module, attr) in parse_entry_points(&text).map_err(metadata_error)? {
-            let in_image = format!("{}/{script}", venv.bin_dir());
-            let content = launcher(&venv.venv_python(), &module, &attr);
-            let staged = venv.staged(&in_image);
-            fs_err::create_dir_all(venv.staged(&venv.bin_dir())).map_err(io)?;
-            if fs_err::symlink_metadata(&staged).is_ok() {
-                fs_err::remove_file(&staged).map_err(io)?;
+    // Destinations: one entry per path, none the virtualenv's own, none in
+    // another distribution's metadata.
+    let site_packages = venv.site_packages();
+    let mut plan: Vec<(&String, &Entry, String)> = Vec::new();
+    let mut destinations: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, entry) in &entries {
+        if unrecorded.contains(name) {
+            // The original RECORD (and signatures over it) are replaced by
+            // the rewritten RECORD below.
+            continue;
+        }
+        let Some(dest) =
+            map_entry(name, &data_dir, &filename.name, venv).map_err(metadata_error)?
+        else {
+            continue;
+        };
+        if venv.owns(&dest) {
+            return Err(WheelError::ReplacesVenvFile {
+                wheel: wheel.clone(),
+                entry: entry.raw_name.clone(),
+                path: dest,
+            });
+        }
+        if let Some(top) = dest
+            .strip_prefix(&format!("{site_packages}/"))
+            .and_then(|rest| rest.split('/').next())
+        {
+            if top != dist_info && (top.ends_with(".dist-info") || top.ends_with(".egg-info")) {
+                return Err(inconsistent(
+                    &entry.raw_name,
+                    format!("it writes into `{top}`, another distribution's metadata"),
+                ));
             }
-            write_file(&staged, content.as_bytes(), true).map_err(io)?;
-            installed.retain(|i| i.in_image != in_image);
-            installed.push(Installed {
-                in_image,
-                hash: hash_b64(content.as_bytes()),
-                size: content.len() as u64,
+        }
+        if entry.kind != Kind::Dir {
+            if let Some(other) = destinations.insert(dest.clone(), &entry.raw_name) {
+                return Err(inconsistent(
+                    &entry.raw_name,
+                    format!("it installs to `{dest}`, as the entry `{other}` does"),
+                ));
+            }
+        }
+        plan.push((name, entry, dest));
+    }
+    for (script, _, _) in &entry_points {
+        let path = format!("{}/{script}", venv.bin_dir());
+        if venv.owns(&path) {
+            return Err(WheelError::ReplacesVenvFile {
+                wheel: wheel.clone(),
+                entry: format!("{entry_points_name} ({script})"),
+                path,
             });
         }
     }
+
+    // Unpack, verifying each file as it streams; every directory and file
+    // is created through `Staging`, which never follows a link.
+    fs_err::create_dir_all(&venv.root).map_err(io)?;
+    let mut staging = Staging::new(&venv.root);
+    let mut installed: Vec<Installed> = Vec::new();
+    for (name, entry, dest) in plan {
+        let raw = entry.raw_name.as_str();
+        let Kind::File { executable, .. } = entry.kind else {
+            staging.dir(&dest).map_err(|r| refused(raw, r))?;
+            continue;
+        };
+        let line = &record[name];
+        let mismatch = |reason: String| WheelError::RecordMismatch {
+            wheel: wheel.clone(),
+            entry: raw.to_string(),
+            reason,
+        };
+        let mut zip_entry = archive.by_index(entry.index).map_err(zip_error)?;
+        let mut source = io::BufReader::with_capacity(
+            64 * 1024,
+            Bounded {
+                inner: &mut zip_entry,
+                left: entry.size,
+            },
+        );
+        let script = name.starts_with(&format!("{data_dir}/scripts/"));
+        let out = staging.create(&dest).map_err(|r| refused(raw, r))?;
+        out.set_permissions(std::fs::Permissions::from_mode(mode(executable || script)))
+            .map_err(io)?;
+        let python = venv.venv_python();
+        let shebang = script.then_some(python.as_str());
+        match stream_entry(&mut source, out, line, shebang) {
+            Ok((hash, size)) => installed.push(Installed {
+                in_image: dest,
+                hash,
+                size,
+            }),
+            Err(e) => {
+                let _ = fs_err::remove_file(staging.local(&dest));
+                return Err(match e {
+                    Streamed::Read(e)
+                        if e.kind() == io::ErrorKind::FileTooLarge
+                            || e.to_string().contains("declared uncompressed size") =>
+                    {
+                        WheelError::TooLarge {
+                            wheel: wheel.clone(),
+                            entry: raw.to_string(),
+                            reason: format!(
+                                "it decompresses to more than the {} bytes its zip header declares",
+                                entry.size
+                            ),
+                        }
+                    }
+                    Streamed::Read(e) => zip_error(zip::result::ZipError::Io(e)),
+                    Streamed::Write(e) => io(e),
+                    Streamed::Mismatch(reason) => mismatch(reason),
+                });
+            }
+        }
+    }
+
+    // Entry points, INSTALLER, and the new RECORD.
+    let dist_info_dir = format!("{site_packages}/{dist_info}");
+    for (script, module, attr) in &entry_points {
+        let in_image = format!("{}/{script}", venv.bin_dir());
+        let content = launcher(&venv.venv_python(), module, attr);
+        let mut out = staging
+            .create(&in_image)
+            .map_err(|r| refused(&entry_points_name, r))?;
+        write_all(&mut out, content.as_bytes(), true).map_err(io)?;
+        installed.retain(|i| i.in_image != in_image);
+        installed.push(Installed {
+            in_image,
+            hash: hash_b64(content.as_bytes()),
+            size: content.len() as u64,
+        });
+    }
     let installer = b"lockship\n";
     let installer_path = format!("{dist_info_dir}/INSTALLER");
-    fs_err::create_dir_all(venv.staged(&dist_info_dir)).map_err(io)?;
-    write_file(&venv.staged(&installer_path), installer, false).map_err(io)?;
+    let mut out = staging
+        .create(&installer_path)
+        .map_err(|r| refused(&installer_path, r))?;
+    write_all(&mut out, installer, false).map_err(io)?;
+    installed.retain(|i| i.in_image != installer_path);
     installed.push(Installed {
         in_image: installer_path,
         hash: hash_b64(installer),
@@ -319,12 +482,11 @@ pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDi
         record_out.push_str(line);
         record_out.push('\n');
     }
-    write_file(
-        &venv.staged(&format!("{site_packages}/{record_name}")),
-        record_out.as_bytes(),
-        false,
-    )
-    .map_err(io)?;
+    let record_path = format!("{site_packages}/{record_name}");
+    let mut out = staging
+        .create(&record_path)
+        .map_err(|r| refused(&record_name, r))?;
+    write_all(&mut out, record_out.as_bytes(), false).map_err(io)?;
     Ok(InstalledDist {
         name: filename.name.clone(),
         version: filename.version.clone(),
@@ -332,24 +494,113 @@ pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDi
     })
 }
 
-/// Checks that `dir` (which exists) resolves inside `root` (canonical).
-fn ensure_inside(
-    dir: &Path,
-    root: &Path,
-    checked: &mut std::collections::HashSet<std::path::PathBuf>,
-) -> Result<(), String> {
-    if checked.contains(dir) {
-        return Ok(());
+/// Reads at most `left` bytes from `inner`, then fails if there is more:
+/// a zip entry is never decompressed past the size its header declares,
+/// whatever the zip reader does.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            // One more byte would pass the bound: look for it.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    "the entry is larger than its declared size",
+                )),
+            };
+        }
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
     }
-    let real = std::fs::canonicalize(dir).map_err(|e| e.to_string())?;
-    if !real.starts_with(root) {
-        return Err(format!(
-            "its directory resolves outside the staging tree, to `{}`",
-            real.display()
-        ));
+}
+
+/// Copies `source` into `sink` in chunks.
+fn pump(
+    source: &mut dyn Read,
+    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> Result<(), Streamed> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match source.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => sink(&buf[..n]).map_err(Streamed::Write)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Streamed::Read(e)),
+        }
     }
-    checked.insert(dir.to_path_buf());
-    Ok(())
+}
+
+/// How streaming one entry failed.
+enum Streamed {
+    Read(io::Error),
+    Write(io::Error),
+    Mismatch(String),
+}
+
+/// Streams one entry from `source` into `out`, checking it against its
+/// `RECORD` line; with `shebang`, rewrites a `#!python` first line of the
+/// output to that interpreter. Returns the SHA-256 (base64) and size of
+/// what was written.
+fn stream_entry(
+    source: &mut impl BufRead,
+    out: std::fs::File,
+    line: &RecordLine,
+    shebang: Option<&str>,
+) -> Result<(String, u64), Streamed> {
+    let Some(python) = shebang else {
+        let mut writer = HashingWriter::new(io::BufWriter::new(out), line);
+        pump(source, &mut |b| writer.write_all(b))?;
+        let (digests, size) = writer.finish().map_err(Streamed::Write)?;
+        digests.check(line, size).map_err(Streamed::Mismatch)?;
+        return Ok((digests.sha256_b64, size));
+    };
+    let mut head = Vec::new();
+    source
+        .take(4096)
+        .read_until(b'\n', &mut head)
+        .map_err(Streamed::Read)?;
+    let mut check = HashingWriter::new(io::sink(), line);
+    let plain = RecordLine {
+        hash: None,
+        size: None,
+    };
+    let mut writer = HashingWriter::new(io::BufWriter::new(out), &plain);
+    check.write_all(&head).map_err(Streamed::Write)?;
+    writer
+        .write_all(&rewrite_shebang(head, python))
+        .map_err(Streamed::Write)?;
+    pump(source, &mut |b| {
+        check.write_all(b)?;
+        writer.write_all(b)
+    })?;
+    let (digests, size) = check.finish().map_err(Streamed::Write)?;
+    digests.check(line, size).map_err(Streamed::Mismatch)?;
+    let (written, written_size) = writer.finish().map_err(Streamed::Write)?;
+    Ok((written.sha256_b64, written_size))
+}
+
+fn mode(executable: bool) -> u32 {
+    if executable {
+        0o755
+    } else {
+        0o644
+    }
+}
+
+fn write_all(file: &mut std::fs::File, content: &[u8], executable: bool) -> io::Result<()> {
+    file.set_permissions(std::fs::Permissions::from_mode(mode(executable)))?;
+    file.write_all(content)?;
+    file.flush()
 }
 
 /// Checks an archive entry name; returns it without `./` and empty parts.
@@ -371,58 +622,7 @@ pub(crate) fn clean_entry_name(raw: &str) -> Result<String, &'static str> {
             other => parts.push(other),
         }
     }
-    let mut name = parts.join("/");
-    if raw.ends_with('/') && !name.is_empty() {
-        name.push('/');
-    }
-    Ok(name.trim_end_matches('/').to_string())
-}
-
-/// The single `.dist-info` directory, which must belong to the wheel's
-/// distribution.
-fn find_dist_info(
-    entries: &BTreeMap<String, Entry>,
-    filename: &WheelFilename,
-) -> Result<String, String> {
-    let mut found: Vec<&str> = entries
-        .keys()
-        .filter_map(|k| k.split('/').next())
-        .filter(|top| top.ends_with(".dist-info"))
-        .collect();
-    found.dedup();
-    match found.as_slice() {
-        [one] => {
-            let stem = one.trim_end_matches(".dist-info");
-            let name = stem.rsplit_once('-').map(|(n, _)| n).unwrap_or(stem);
-            if normalize_name(name) != normalize_name(&filename.name) {
-                return Err(format!("`{one}` does not belong to `{}`", filename.name));
-            }
-            Ok(one.to_string())
-        }
-        [] => Err("there is no `.dist-info` directory".to_string()),
-        many => Err(format!(
-            "several `.dist-info` directories: {}",
-            many.join(", ")
-        )),
-    }
-}
-
-enum ReadSmall {
-    Missing,
-    Zip(zip::result::ZipError),
-}
-
-fn read_small<R: Read + io::Seek>(
-    archive: &mut zip::ZipArchive<R>,
-    entries: &BTreeMap<String, Entry>,
-    name: &str,
-) -> Result<String, ReadSmall> {
-    let entry = entries.get(name).ok_or(ReadSmall::Missing)?;
-    let mut file = archive.by_index(entry.index).map_err(ReadSmall::Zip)?;
-    let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|e| ReadSmall::Zip(zip::result::ZipError::Io(e)))?;
-    Ok(text)
+    Ok(parts.join("/"))
 }
 
 fn check_wheel_metadata(text: &str) -> Result<(), String> {
@@ -437,22 +637,19 @@ fn check_wheel_metadata(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Where an entry goes inside the image, and the archive prefix its
-/// symlinks must stay under; `None` for the bare `.data` directories.
+/// Where an entry goes inside the image; `None` for the bare `.data`
+/// directories.
 fn map_entry(
     name: &str,
     data_dir: &str,
     dist: &str,
     venv: &VenvLayout,
-) -> Result<Option<(String, String)>, String> {
+) -> Result<Option<String>, String> {
     let Some(rest) = name.strip_prefix(&format!("{data_dir}/")) else {
         if name == data_dir {
             return Ok(None);
         }
-        return Ok(Some((
-            format!("{}/{name}", venv.site_packages()),
-            String::new(),
-        )));
+        return Ok(Some(format!("{}/{name}", venv.site_packages())));
     };
     let (category, rel) = rest.split_once('/').unwrap_or((rest, ""));
     let dir = venv
@@ -461,33 +658,7 @@ fn map_entry(
     if rel.is_empty() {
         return Ok(None);
     }
-    Ok(Some((
-        format!("{dir}/{rel}"),
-        format!("{data_dir}/{category}"),
-    )))
-}
-
-/// Whether `target`, relative to the link `name`, resolves under `root`
-/// (an archive prefix; empty for the archive root).
-fn symlink_stays_inside(name: &str, target: &str, root: &str) -> bool {
-    if target.starts_with('/') || target.contains('\\') || target.contains('\0') {
-        return false;
-    }
-    let mut parts: Vec<&str> = name.split('/').collect();
-    parts.pop();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    return false;
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let resolved = parts.join("/");
-    root.is_empty() || resolved == root || resolved.starts_with(&format!("{root}/"))
+    Ok(Some(format!("{dir}/{rel}")))
 }
 
 /// Replaces a `#!python` (or `#!pythonw`) first line with `#!{python}`.
@@ -509,17 +680,6 @@ fn rewrite_shebang(content: Vec<u8>, python: &str) -> Vec<u8> {
     out.extend_from_slice(rest_of_line);
     out.extend_from_slice(&content[line_end..]);
     out
-}
-
-fn write_file(path: &Path, content: &[u8], executable: bool) -> io::Result<()> {
-    fs_err::write(path, content)?;
-    set_mode(path, executable)
-}
-
-fn set_mode(path: &Path, executable: bool) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = if executable { 0o755 } else { 0o644 };
-    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 /// Parses `[console_scripts]` and `[gui_scripts]` of `entry_points.txt`
@@ -607,19 +767,6 @@ mod tests {
         assert!(clean_entry_name("/etc/passwd").is_err());
         assert!(clean_entry_name("C:/x").is_err());
         assert!(clean_entry_name("a\\..\\b").is_err());
-    }
-
-    #[test]
-    fn symlinks_must_stay_under_their_root() {
-        assert!(symlink_stays_inside("pkg/a", "b", ""));
-        assert!(symlink_stays_inside("pkg/sub/a", "../b", ""));
-        assert!(!symlink_stays_inside("pkg/a", "../../etc/passwd", ""));
-        assert!(!symlink_stays_inside("pkg/a", "/etc/passwd", ""));
-        assert!(!symlink_stays_inside(
-            "d.data/scripts/x",
-            "../purelib/y",
-            "d.data/scripts"
-        ));
     }
 
     #[test]

@@ -46,9 +46,11 @@ mod error;
 mod filename;
 mod index;
 mod install;
+mod meta;
 mod pages;
 mod record;
 mod select;
+mod staging;
 mod tags;
 mod venv;
 
@@ -56,8 +58,9 @@ pub use discover::{discover_index, discover_index_from, IndexSources};
 pub use error::WheelError;
 pub use filename::{normalize_name, WheelFilename};
 pub use index::{redact, IndexClient, IndexFile, IndexUrl};
-pub use install::{install_wheel, InstalledDist};
+pub use install::{install_wheel, InstalledDist, MAX_UNPACKED_BYTES};
 pub use pages::{parse_html_page, parse_json_page};
 pub use select::select_wheel;
 pub use tags::{best_wheel, describe_target, Arch, Libc, Priority, TagPriorities, WheelTarget};
 pub use venv::{write_venv_skeleton, VenvLayout};
+

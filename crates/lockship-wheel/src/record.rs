@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use crate::install::clean_entry_name;
 
 /// One line of the wheel's `RECORD`.
+#[derive(Debug)]
 pub(crate) struct RecordLine {
     pub(crate) hash: Option<(String, String)>,
     pub(crate) size: Option<u64>,
@@ -41,6 +42,9 @@ pub(crate) fn parse_record(text: &str) -> Result<HashMap<String, RecordLine>, St
             )
         };
         let path = clean_entry_name(path).unwrap_or_else(|_| path.clone());
+        if out.contains_key(&path) {
+            return Err(format!("`RECORD` lists `{path}` twice"));
+        }
         out.insert(path, RecordLine { hash, size });
     }
     Ok(out)
@@ -107,6 +111,7 @@ impl Digests {
     }
 }
 
+#[cfg(test)]
 pub(crate) fn verify(line: &RecordLine, content: &[u8]) -> Result<(), String> {
     let mut writer = HashingWriter::new(io::sink(), line);
     writer.write_all(content).map_err(|e| e.to_string())?;
@@ -215,5 +220,8 @@ mod tests {
         assert!(parse_record("a,b\n").is_err());
         assert!(parse_record("a,md5,x\n").is_err());
         assert!(parse_record("a,sha256=x,notanumber\n").is_err());
+        assert!(parse_record("a,sha256=x,1\n./a,sha256=y,1\n")
+            .unwrap_err()
+            .contains("twice"));
     }
 }

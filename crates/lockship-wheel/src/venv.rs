@@ -59,6 +59,31 @@ impl VenvLayout {
         }
     }
 
+    /// Whether `in_image` is a file the virtualenv itself owns, which no
+    /// wheel may replace: `pyvenv.cfg`, the `lib64` link, the interpreter
+    /// links in `bin` (`python`, `python3`, `python3.X`, with a `t` or `w`
+    /// suffix too) and the `activate` scripts. A script merely named
+    /// `python-something` is not an interpreter and stays allowed.
+    pub fn owns(&self, in_image: &str) -> bool {
+        let prefix = self.prefix();
+        if in_image == format!("{prefix}/pyvenv.cfg") || in_image == format!("{prefix}/lib64") {
+            return true;
+        }
+        let Some(name) = in_image.strip_prefix(&format!("{}/", self.bin_dir())) else {
+            return false;
+        };
+        if name.contains('/') {
+            return false;
+        }
+        if name.starts_with("activate") {
+            return true;
+        }
+        name.strip_prefix("python").is_some_and(|rest| {
+            let rest = rest.trim_end_matches(['t', 'w']);
+            rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+        })
+    }
+
     /// The local path that stands for `in_image` (an absolute path inside
     /// the image).
     pub fn staged(&self, in_image: &str) -> PathBuf {
@@ -146,5 +171,24 @@ executable = /usr/bin/python3.11
             "/opt/venv/include/site/python3.11/demo"
         );
         assert_eq!(venv.scheme_dir("nonsense", "demo"), None);
+        for owned in [
+            "/opt/venv/pyvenv.cfg",
+            "/opt/venv/lib64",
+            "/opt/venv/bin/python",
+            "/opt/venv/bin/python3.11",
+            "/opt/venv/bin/python3.13t",
+            "/opt/venv/bin/pythonw",
+            "/opt/venv/bin/activate.fish",
+        ] {
+            assert!(venv.owns(owned), "{owned}");
+        }
+        for free in [
+            "/opt/venv/bin/python-dotenv",
+            "/opt/venv/bin/demo",
+            "/opt/venv/share/pyvenv.cfg",
+            "/opt/venv/bin/sub/python",
+        ] {
+            assert!(!venv.owns(free), "{free}");
+        }
     }
 }

@@ -24,6 +24,9 @@ enum Item {
         name: String,
         target: String,
     },
+    Dir {
+        name: String,
+    },
 }
 
 /// Builds a wheel; `RECORD` is generated from the entries unless replaced.
@@ -33,6 +36,8 @@ pub struct WheelBuilder {
     items: Vec<Item>,
     unrecorded: Vec<String>,
     record: Option<String>,
+    /// The version in the `.dist-info` directory name, when it differs.
+    dist_info_version: Option<String>,
 }
 
 impl WheelBuilder {
@@ -43,11 +48,26 @@ impl WheelBuilder {
             items: Vec::new(),
             unrecorded: Vec::new(),
             record: None,
+            dist_info_version: None,
         }
     }
 
     pub fn dist_info(&self) -> String {
-        format!("{}-{}.dist-info", self.name, self.version)
+        let version = self.dist_info_version.as_ref().unwrap_or(&self.version);
+        format!("{}-{version}.dist-info", self.name)
+    }
+
+    /// Names the `.dist-info` directory with another version than the
+    /// file name's.
+    pub fn dist_info_version(mut self, version: &str) -> Self {
+        self.dist_info_version = Some(version.into());
+        self
+    }
+
+    /// A directory entry (`name/`).
+    pub fn dir(mut self, name: &str) -> Self {
+        self.items.push(Item::Dir { name: name.into() });
+        self
     }
 
     pub fn file(mut self, name: &str, content: &[u8]) -> Self {
@@ -95,6 +115,7 @@ impl WheelBuilder {
             let (name, content) = match item {
                 Item::File { name, content, .. } => (name.as_str(), content.as_slice()),
                 Item::Symlink { name, target } => (name.as_str(), target.as_bytes()),
+                Item::Dir { .. } => continue,
             };
             if self.unrecorded.iter().any(|u| u == name) {
                 continue;
@@ -177,6 +198,9 @@ impl WheelBuilder {
                 Item::Symlink { name, target } => {
                     zip.add_symlink(name.as_str(), target.as_str(), options)
                         .unwrap();
+                }
+                Item::Dir { name } => {
+                    zip.add_directory(name.as_str(), options).unwrap();
                 }
             }
         }
