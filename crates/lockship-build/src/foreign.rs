@@ -263,7 +263,7 @@ fn pull_registry(
     }
     let mut layers = Vec::new();
     for (desc, diff_id) in manifest.layers.iter().zip(&config.diff_ids) {
-        let path = client.fetch_blob_to_cache(&manifest.reference, &desc.digest, ctx.cache)?;
+        let path = client.fetch_blob_to_cache(&manifest.reference, desc, ctx.cache)?;
         layers.push(layer_of(
             &reference.to_string(),
             path,

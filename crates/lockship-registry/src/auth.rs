@@ -24,6 +24,28 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// Credentials given explicitly (for example on the command line) for one registry. They
+/// are sent to that registry (and its token realm) only, never to another.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredential {
+    /// `host[:port]` of the registry, as in image references (`127.0.0.1:5000`).
+    pub registry: String,
+    /// The user name.
+    pub username: String,
+    /// The password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RegistryCredential({}, {}, ***)",
+            self.registry, self.username
+        )
+    }
+}
+
 /// The result of looking for credentials: what was found, and where it was looked for.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Lookup {
@@ -71,24 +93,38 @@ fn normalize_key(key: &str) -> &str {
     key.split('/').next().unwrap_or(key)
 }
 
-/// Look for credentials for `registry`: explicit ones first, then `config.json`'s `auths`,
-/// its `credHelpers[registry]`, then its `credsStore`.
+/// Look for credentials for `registry`: explicit ones for that registry first, then
+/// `config.json`'s `auths`, its `credHelpers[registry]`, then its `credsStore`.
 pub(crate) fn lookup(
     registry: &str,
-    explicit: Option<&(String, String)>,
+    explicit: &[RegistryCredential],
     config_path: Option<&Path>,
 ) -> Result<Lookup, RegistryError> {
     let mut out = Lookup::default();
-    if let Some((user, password)) = explicit {
+    if let Some(c) = explicit
+        .iter()
+        .find(|c| c.registry.eq_ignore_ascii_case(registry))
+    {
         out.looked
-            .push(format!("the explicit credentials (user `{user}`)"));
+            .push(format!("the explicit credentials (user `{}`)", c.username));
         out.credential = Some(Credential {
-            username: user.clone(),
-            password: password.clone(),
+            username: c.username.clone(),
+            password: c.password.clone(),
         });
         return Ok(out);
     }
-    out.looked.push("explicit credentials (none given)".into());
+    if explicit.is_empty() {
+        out.looked.push("explicit credentials (none given)".into());
+    } else {
+        let named: Vec<String> = explicit
+            .iter()
+            .map(|c| format!("`{}`", c.registry))
+            .collect();
+        out.looked.push(format!(
+            "explicit credentials (given only for {})",
+            named.join(", ")
+        ));
+    }
     let Some(path) = config_path else {
         out.looked
             .push("Docker config (no `DOCKER_CONFIG` or `HOME`)".into());
@@ -250,80 +286,150 @@ fn run_helper(registry: &str, name: &str) -> Result<Option<Credential>, Registry
     }))
 }
 
-/// A parsed `WWW-Authenticate` challenge.
+/// One challenge of a `WWW-Authenticate` header, as far as a registry client uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Challenge {
-    /// `Basic realm=...`
+#[non_exhaustive]
+pub enum Challenge {
+    /// `Basic realm=...`: the registry itself takes `user:password`.
     Basic,
-    /// `Bearer realm=...,service=...,scope=...`
+    /// `Bearer realm=...,service=...,scope=...`: a token is fetched from `realm`.
     Bearer {
+        /// The token endpoint (a URL, not checked here).
         realm: String,
+        /// The `service` parameter, passed back to the token endpoint.
         service: Option<String>,
+        /// The `scope` the registry asked for.
         scope: Option<String>,
     },
 }
 
-/// Parse a `WWW-Authenticate` header value. Unknown schemes give `None`.
-pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
-    let header = header.trim();
-    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    let params = parse_params(rest);
-    match scheme.to_ascii_lowercase().as_str() {
-        "basic" => Some(Challenge::Basic),
-        "bearer" => Some(Challenge::Bearer {
-            realm: params.get("realm")?.clone(),
-            service: params.get("service").cloned(),
-            scope: params.get("scope").cloned(),
-        }),
-        _ => None,
-    }
+/// The first challenge of a `WWW-Authenticate` header value that a registry client can
+/// answer (`Basic`, or `Bearer` with a `realm`); `None` when there is none. Never panics,
+/// whatever the input (it is written by the registry).
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    parse_challenges(header).into_iter().next()
 }
 
-/// `a="x,y", b=z` → {a: "x,y", b: "z"} (keys lowercased).
-fn parse_params(s: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        if chars.next().is_none() {
-            break;
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(n) = chars.next() {
-                            value.push(n);
-                        }
-                    }
-                    '"' => break,
-                    c => value.push(c),
+/// Every challenge of a `WWW-Authenticate` header value that a registry client can answer,
+/// in order (`Basic realm="a", Bearer realm="b",service="c"` gives two). Unknown schemes,
+/// and `Bearer` without a `realm`, are skipped. Parameter names are case-insensitive; the
+/// first of a repeated parameter wins; quoted values may hold `,` and `\"`.
+pub fn parse_challenges(header: &str) -> Vec<Challenge> {
+    let mut out = Vec::new();
+    for (scheme, params) in split_challenges(header) {
+        match scheme.to_ascii_lowercase().as_str() {
+            "basic" => out.push(Challenge::Basic),
+            "bearer" => {
+                if let Some(realm) = params.get("realm") {
+                    out.push(Challenge::Bearer {
+                        realm: realm.clone(),
+                        service: params.get("service").cloned(),
+                        scope: params.get("scope").cloned(),
+                    });
                 }
             }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                value.push(c);
-                chars.next();
-            }
+            _ => {}
         }
-        out.insert(key.trim().to_ascii_lowercase(), value.trim().to_string());
     }
     out
+}
+
+/// `Scheme k=v, k="v", Other k=v` → [(Scheme, {k: v}), (Other, {k: v})].
+fn split_challenges(header: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    let chars: Vec<char> = header.chars().collect();
+    let n = chars.len();
+    let sep = |c: char| c == ',' || c.is_whitespace();
+    let token_end = |mut i: usize| {
+        while i < n && !sep(chars[i]) && chars[i] != '=' {
+            i += 1;
+        }
+        i
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        while i < n && sep(chars[i]) {
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        let start = i;
+        i = token_end(i);
+        if i == start {
+            // A stray `=`: skip it and its value.
+            i = read_value(&chars, i + 1).1;
+            continue;
+        }
+        let scheme: String = chars[start..i].iter().collect();
+        let mut params = BTreeMap::new();
+        loop {
+            let mut k = i;
+            while k < n && sep(chars[k]) {
+                k += 1;
+            }
+            if k >= n {
+                i = k;
+                break;
+            }
+            let key_end = token_end(k);
+            let mut eq = key_end;
+            while eq < n && (chars[eq] == ' ' || chars[eq] == '\t') {
+                eq += 1;
+            }
+            if key_end == k || eq >= n || chars[eq] != '=' {
+                if key_end == k {
+                    // `=` with no name: skip the value.
+                    i = read_value(&chars, eq + 1).1;
+                    continue;
+                }
+                // A token not followed by `=`: the next challenge's scheme.
+                i = k;
+                break;
+            }
+            let key: String = chars[k..key_end].iter().collect();
+            let (value, next) = read_value(&chars, eq + 1);
+            params.entry(key.to_ascii_lowercase()).or_insert(value);
+            i = next;
+        }
+        out.push((scheme, params));
+    }
+    out
+}
+
+/// A parameter value at `i` (after optional spaces): a quoted string with `\` escapes, or a
+/// token up to `,` or white space. Returns the value and the index after it.
+fn read_value(chars: &[char], mut i: usize) -> (String, usize) {
+    let n = chars.len();
+    while i < n && (chars[i] == ' ' || chars[i] == '\t') {
+        i += 1;
+    }
+    let mut value = String::new();
+    if i < n && chars[i] == '"' {
+        i += 1;
+        while i < n {
+            match chars[i] {
+                '\\' if i + 1 < n => {
+                    value.push(chars[i + 1]);
+                    i += 2;
+                }
+                '"' => {
+                    i += 1;
+                    break;
+                }
+                c => {
+                    value.push(c);
+                    i += 1;
+                }
+            }
+        }
+    } else {
+        while i < n && chars[i] != ',' && !chars[i].is_whitespace() {
+            value.push(chars[i]);
+            i += 1;
+        }
+    }
+    (value, i)
 }
 
 /// The token endpoint's answer: `token` or `access_token`.
@@ -369,6 +475,61 @@ mod tests {
     }
 
     #[test]
+    fn parses_several_challenges_and_odd_spacing() {
+        let all = parse_challenges(
+            r#"Negotiate, Basic realm="a, b", BEARER  Realm = "http://h/t" , service=svc,scope="x \"y\"""#,
+        );
+        assert_eq!(
+            all,
+            vec![
+                Challenge::Basic,
+                Challenge::Bearer {
+                    realm: "http://h/t".into(),
+                    service: Some("svc".into()),
+                    scope: Some("x \"y\"".into()),
+                }
+            ]
+        );
+        // The first realm wins; a Bearer without a realm is no challenge.
+        assert_eq!(
+            parse_challenge(r#"Bearer realm="https://a/", realm="http://b/""#),
+            Some(Challenge::Bearer {
+                realm: "https://a/".into(),
+                service: None,
+                scope: None
+            })
+        );
+        assert_eq!(parse_challenge("Bearer service=x"), None);
+        assert_eq!(parse_challenge(""), None);
+    }
+
+    #[test]
+    fn challenge_parser_survives_arbitrary_input() {
+        // A cheap stand-in for the fuzz target: pseudo-random strings over the characters
+        // that matter to the grammar, plus every prefix of a real header.
+        let alphabet: Vec<char> = "Bearer Basic realm=\"\\, \t=scope\u{e9}\u{1F600}"
+            .chars()
+            .collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let len = (x % 40) as usize;
+            let mut s = String::new();
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let _ = parse_challenges(&s);
+        }
+        let real =
+            r#"Bearer realm="https://auth.invalid/token",service="reg",scope="repository:a:pull""#;
+        for (i, _) in real.char_indices() {
+            let _ = parse_challenges(&real[..i]);
+        }
+    }
+
+    #[test]
     fn reads_config_auths_in_both_forms() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
@@ -381,16 +542,30 @@ mod tests {
             ),
         )
         .unwrap();
-        let l = lookup("127.0.0.1:5000", None, Some(&path)).unwrap();
+        let l = lookup("127.0.0.1:5000", &[], Some(&path)).unwrap();
         assert_eq!(l.credential.unwrap().username, "alice");
-        let l = lookup("localhost:6000", None, Some(&path)).unwrap();
+        let l = lookup("localhost:6000", &[], Some(&path)).unwrap();
         assert_eq!(l.credential.unwrap().password, "pw");
-        let l = lookup("localhost:7000", None, Some(&path)).unwrap();
+        let l = lookup("localhost:7000", &[], Some(&path)).unwrap();
         assert!(l.credential.is_none());
         assert!(l.looked.iter().any(|s| s.contains("config.json")));
-        let explicit = ("u".to_string(), "p".to_string());
-        let l = lookup("localhost:6000", Some(&explicit), Some(&path)).unwrap();
+        let explicit = [RegistryCredential {
+            registry: "localhost:6000".into(),
+            username: "u".into(),
+            password: "p".into(),
+        }];
+        let l = lookup("localhost:6000", &explicit, Some(&path)).unwrap();
         assert_eq!(l.credential.unwrap().username, "u");
+        // Explicit credentials are for their registry only.
+        let l = lookup("localhost:7000", &explicit, Some(&path)).unwrap();
+        assert!(l.credential.is_none());
+        assert!(
+            l.looked
+                .iter()
+                .any(|s| s.contains("given only for `localhost:6000`")),
+            "{:?}",
+            l.looked
+        );
     }
 
     #[test]
@@ -398,7 +573,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         std::fs::write(&path, r#"{"credsStore":"lockship-test-no-such-helper"}"#).unwrap();
-        let err = lookup("localhost:1", None, Some(&path)).unwrap_err();
+        let err = lookup("localhost:1", &[], Some(&path)).unwrap_err();
         assert!(matches!(err, RegistryError::Credentials { .. }), "{err}");
         assert!(err
             .to_string()

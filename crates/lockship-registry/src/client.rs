@@ -1,6 +1,7 @@
 //! The HTTP side: scheme choice, authentication, retries.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use crate::auth::{self, Challenge, Credential, Lookup, TokenResponse};
+use crate::auth::{self, Challenge, Credential, Lookup, RegistryCredential, TokenResponse};
 use crate::RegistryError;
 
 /// Settings for [`Client`].
@@ -22,8 +23,9 @@ pub struct ClientOptions {
     /// Registries (`host[:port]` or `host`) spoken to over plain HTTP. Loopback registries
     /// (`localhost`, `127.0.0.0/8`, `[::1]`) always are; everything else uses HTTPS.
     pub insecure_registries: Vec<String>,
-    /// Explicit credentials (user, password); they win over Docker's `config.json`.
-    pub credentials: Option<(String, String)>,
+    /// Explicit credentials, each for one registry; they win over Docker's `config.json`
+    /// for that registry and are never sent to any other.
+    pub credentials: Vec<RegistryCredential>,
     /// Docker's client config; `None` means `$DOCKER_CONFIG/config.json` or
     /// `$HOME/.docker/config.json`.
     pub docker_config: Option<PathBuf>,
@@ -48,7 +50,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             insecure_registries: Vec::new(),
-            credentials: None,
+            credentials: Vec::new(),
             docker_config: None,
             chunk_size: None,
             monolithic_limit: 64 * 1024 * 1024,
@@ -66,6 +68,8 @@ struct RegistryAuth {
     challenge: Option<Challenge>,
     lookup: Option<Lookup>,
     tokens: HashMap<String, String>,
+    /// A token realm the credentials were kept from (plain HTTP on another host).
+    withheld_from: Option<String>,
 }
 
 /// A registry client (push and pull). Cheap to share by reference across threads.
@@ -197,6 +201,36 @@ impl Client {
         })
     }
 
+    /// Whether `url` is on the registry's own origin: its host and port, over HTTPS (or plain
+    /// HTTP when the registry may use it). Only such requests carry the registry's
+    /// `Authorization`; upload locations and redirects elsewhere get none, as with Docker.
+    pub(crate) fn is_registry_origin(&self, registry: &str, url: &Url) -> bool {
+        let scheme_ok = match url.scheme() {
+            "https" => true,
+            "http" => self.is_plain_http(registry),
+            _ => false,
+        };
+        scheme_ok
+            && Url::parse(&format!("{}://{registry}/", url.scheme()))
+                .is_ok_and(|own| own.origin() == url.origin())
+    }
+
+    /// Whether the registry's credentials may go to token realm `realm`: over HTTPS, or over
+    /// plain HTTP when the realm has the registry's own host name (the same name, not another
+    /// name for the same address) and the registry itself may use plain HTTP.
+    pub(crate) fn realm_may_get_credentials(&self, registry: &str, realm: &Url) -> bool {
+        match realm.scheme() {
+            "https" => true,
+            "http" => {
+                self.is_plain_http(registry)
+                    && realm
+                        .host_str()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(host_of(registry)))
+            }
+            _ => false,
+        }
+    }
+
     fn probe_scheme(&self, registry: &str) -> &'static str {
         if let Some(s) = self
             .schemes
@@ -246,8 +280,14 @@ impl Client {
     pub(crate) fn send(&self, registry: &str, req: &Req) -> Result<Response, RegistryError> {
         let mut attempt = 1;
         let mut auth_tries = 0;
+        // Only the registry's own origin gets its credentials or tokens.
+        let own = self.is_registry_origin(registry, &req.url);
         loop {
-            let authorization = self.authorization(registry, &req.scope)?;
+            let authorization = if own {
+                self.authorization(registry, &req.scope)?
+            } else {
+                None
+            };
             let mut builder = self.http.request(req.method.clone(), req.url.clone());
             for (name, value) in &req.headers {
                 builder = builder.header(*name, value);
@@ -262,13 +302,14 @@ impl Client {
                 builder = builder.timeout(t);
             }
             let failure = match builder.send() {
-                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
+                Ok(resp) if own && resp.status() == StatusCode::UNAUTHORIZED => {
                     auth_tries += 1;
                     let challenge = resp
                         .headers()
-                        .get(WWW_AUTHENTICATE)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(auth::parse_challenge);
+                        .get_all(WWW_AUTHENTICATE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .find_map(auth::parse_challenge);
                     if auth_tries > 2 || challenge.is_none() {
                         return Err(self.unauthorized(registry, Some(&req.scope)));
                     }
@@ -346,7 +387,7 @@ impl Client {
         }
         let lookup = auth::lookup(
             registry,
-            self.options.credentials.as_ref(),
+            &self.options.credentials,
             self.docker_config.as_deref(),
         )?;
         let mut map = self.auth.lock().unwrap_or_else(|p| p.into_inner());
@@ -356,11 +397,16 @@ impl Client {
 
     fn unauthorized(&self, registry: &str, scope: Option<&str>) -> RegistryError {
         let lookup = self.credentials(registry).unwrap_or_default();
+        let withheld_from = {
+            let map = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+            map.get(registry).and_then(|s| s.withheld_from.clone())
+        };
         RegistryError::Unauthorized {
             registry: registry.into(),
             scope: scope.map(str::to_string),
-            sent_credentials: lookup.credential.is_some(),
+            sent_credentials: lookup.credential.is_some() && withheld_from.is_none(),
             looked: lookup.looked,
+            withheld_from,
         }
     }
 
@@ -427,7 +473,26 @@ impl Client {
                 q.append_pair("scope", extra);
             }
         }
-        let credential = self.credentials(registry)?.credential;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(RegistryError::BadResponse {
+                registry: registry.into(),
+                what: "an auth challenge".into(),
+                message: format!("realm `{realm}` is not an HTTP or HTTPS URL"),
+            });
+        }
+        // Docker and go-containerregistry send the credentials to any realm; lockship asks a
+        // realm it may not trust with them anonymously, and says so if that is refused.
+        let mut credential = self.credentials(registry)?.credential;
+        let withheld = credential.is_some() && !self.realm_may_get_credentials(registry, &url);
+        if withheld {
+            credential = None;
+        }
+        self.auth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(registry.to_string())
+            .or_default()
+            .withheld_from = withheld.then(|| realm.to_string());
         let mut attempt = 1;
         loop {
             let mut builder = self.http.get(url.clone());
@@ -436,7 +501,9 @@ impl Client {
             }
             match builder.send() {
                 Ok(resp) if resp.status().is_success() => {
-                    let body = resp.bytes().unwrap_or_default();
+                    let mut body = Vec::new();
+                    // A token answer is small; a realm that sends more is cut off.
+                    let _ = resp.take(MAX_TOKEN_ANSWER).read_to_end(&mut body);
                     let parsed: TokenResponse =
                         serde_json::from_slice(&body).map_err(|e| RegistryError::BadResponse {
                             registry: registry.into(),
@@ -486,6 +553,11 @@ fn basic(c: Credential) -> String {
     )
 }
 
+/// The most bytes read from a token endpoint's answer.
+const MAX_TOKEN_ANSWER: u64 = 1024 * 1024;
+/// The most bytes read from an error answer.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
 /// `host` of `host:port` / `[v6]:port`.
 fn host_of(registry: &str) -> &str {
     if registry.starts_with('[') {
@@ -505,7 +577,10 @@ pub(crate) fn status_error(
     resp: Response,
 ) -> RegistryError {
     let status = resp.status().as_u16();
-    let body = resp.text().unwrap_or_default();
+    let mut raw = Vec::new();
+    // Only the start of an error body is shown; a registry may send any amount.
+    let _ = resp.take(MAX_ERROR_BODY).read_to_end(&mut raw);
+    let body = String::from_utf8_lossy(&raw).into_owned();
     let detail = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| {
@@ -572,5 +647,55 @@ mod tests {
             c.base_url("registry.example.com").unwrap().as_str(),
             "https://registry.example.com/v2/"
         );
+    }
+
+    #[test]
+    fn credentials_go_to_the_registry_origin_and_trusted_realms_only() {
+        let c = Client::new(ClientOptions {
+            insecure_registries: vec!["reg.internal:5000".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let url = |s: &str| Url::parse(s).unwrap();
+        // The registry's own origin: scheme it may use, same host, same port.
+        assert!(c.is_registry_origin("127.0.0.1:5000", &url("http://127.0.0.1:5000/v2/x")));
+        assert!(c.is_registry_origin(
+            "registry.example.com",
+            &url("https://registry.example.com:443/v2/")
+        ));
+        assert!(c.is_registry_origin(
+            "REGISTRY.example.com",
+            &url("https://registry.example.com/v2/")
+        ));
+        assert!(!c.is_registry_origin(
+            "registry.example.com",
+            &url("http://registry.example.com/v2/")
+        ));
+        assert!(!c.is_registry_origin("127.0.0.1:5000", &url("http://localhost:5000/v2/")));
+        assert!(!c.is_registry_origin("127.0.0.1:5000", &url("http://127.0.0.1:5001/v2/")));
+        assert!(!c.is_registry_origin("registry.example.com", &url("https://cdn.example.com/blob")));
+        // Token realms: HTTPS anywhere; plain HTTP only on a plain-HTTP registry's own name.
+        assert!(c.realm_may_get_credentials(
+            "registry.example.com",
+            &url("https://auth.example.net/token")
+        ));
+        assert!(!c.realm_may_get_credentials(
+            "registry.example.com",
+            &url("http://registry.example.com/token")
+        ));
+        assert!(c.realm_may_get_credentials("127.0.0.1:5000", &url("http://127.0.0.1:5001/token")));
+        assert!(!c.realm_may_get_credentials("127.0.0.1:5000", &url("http://localhost:5000/token")));
+        assert!(c.realm_may_get_credentials(
+            "reg.internal:5000",
+            &url("http://reg.internal:9000/token")
+        ));
+        assert!(
+            !c.realm_may_get_credentials("reg.internal:5000", &url("http://auth.internal/token"))
+        );
+        assert!(
+            !c.realm_may_get_credentials("reg.internal:5001", &url("http://reg.internal/token"))
+        );
+        assert!(c.realm_may_get_credentials("[::1]:5000", &url("http://[::1]:6000/token")));
+        assert!(!c.realm_may_get_credentials("127.0.0.1:5000", &url("ftp://127.0.0.1/token")));
     }
 }

@@ -62,9 +62,10 @@ pub enum RegistryError {
 
     /// The registry refused the credentials (or asked for some and none were found).
     #[error(
-        "Registry `{registry}` refused access{}; credentials were looked for in: {}",
+        "Registry `{registry}` refused access{}; credentials were looked for in: {}{}",
         scope_suffix(.scope),
-        .looked.join(", ")
+        .looked.join(", "),
+        withheld_suffix(.withheld_from)
     )]
     Unauthorized {
         /// `host[:port]` of the registry.
@@ -75,6 +76,8 @@ pub enum RegistryError {
         looked: Vec<String>,
         /// Whether any credentials were sent.
         sent_credentials: bool,
+        /// A token realm the credentials were kept from (plain HTTP on another host), if any.
+        withheld_from: Option<String>,
     },
 
     /// Credentials could not be read (a broken `config.json`, a failing credential helper).
@@ -106,6 +109,20 @@ pub enum RegistryError {
         expected: String,
         /// The digest of what arrived.
         actual: String,
+    },
+
+    /// A manifest, config or blob is larger than lockship accepts (or than its descriptor
+    /// says); nothing past the limit was read.
+    #[error("{what} from registry `{registry}` is larger than {limit} bytes, {why}")]
+    TooLarge {
+        /// `host[:port]` of the registry.
+        registry: String,
+        /// What was fetched (`The manifest of `REF``, `Config `DIGEST` of `REF``...).
+        what: String,
+        /// The most bytes accepted.
+        limit: u64,
+        /// Where the limit comes from.
+        why: String,
     },
 
     /// A manifest of a kind this client cannot use.
@@ -173,6 +190,15 @@ fn detail_suffix(detail: &str) -> String {
     }
 }
 
+fn withheld_suffix(realm: &Option<String>) -> String {
+    match realm {
+        Some(r) => format!(
+            "; they were not sent to token realm `{r}`, which is plain HTTP on another host"
+        ),
+        None => String::new(),
+    }
+}
+
 fn scope_suffix(scope: &Option<String>) -> String {
     match scope {
         Some(s) => format!(" to `{s}`"),
@@ -219,6 +245,16 @@ impl RegistryError {
             RegistryError::Status { .. } => None,
             RegistryError::Unauthorized {
                 registry,
+                withheld_from: Some(realm),
+                ..
+            } => Some(format!(
+                "lockship sends credentials to a token realm only over HTTPS, or over plain HTTP \
+                 on the registry's own host name when the registry itself may use plain HTTP \
+                 (loopback, `--insecure-registry`); `{registry}` points at `{realm}`: serve \
+                 that token service over HTTPS"
+            )),
+            RegistryError::Unauthorized {
+                registry,
                 sent_credentials,
                 ..
             } => Some(if *sent_credentials {
@@ -229,8 +265,8 @@ impl RegistryError {
                 )
             } else {
                 format!(
-                    "`{registry}` needs credentials: pass `--registry-user` with the password \
-                     on stdin, or run `docker login {registry}`"
+                    "`{registry}` needs credentials: pass `--registry-user {registry}=USER` \
+                     with the password on stdin, or run `docker login {registry}`"
                 )
             }),
             RegistryError::Credentials { source_name, .. } => Some(format!(
@@ -241,6 +277,12 @@ impl RegistryError {
             }
             RegistryError::DigestMismatch { .. } => Some(
                 "the registry or something between it and us changed the bytes; try again".into(),
+            ),
+            RegistryError::TooLarge { .. } => Some(
+                "this is not a normal image: check the reference and the registry \
+                 (manifests and indexes are capped at 4 MiB, as containerd does, configs at \
+                 8 MiB, blobs at the size their manifest gives)"
+                    .into(),
             ),
             RegistryError::UnsupportedMediaType { .. } => Some(
                 "only OCI and Docker schema 2 images and indexes are supported \

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use lockship_fetch::{Cache, FetchError, Reporter};
 use lockship_oci::Platform;
+use reqwest::blocking::Response;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
@@ -23,6 +24,14 @@ pub const MEDIA_TYPE_DOCKER_MANIFEST_LIST: &str =
 pub const MEDIA_TYPE_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// `application/vnd.docker.image.rootfs.diff.tar.gzip`
 pub const MEDIA_TYPE_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// The largest manifest or index accepted: 4 MiB, as containerd and Docker.
+pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
+
+/// The largest image config accepted: 8 MiB. Configs are JSON of a few KiB (a long history
+/// makes some tens of KiB); 8 MiB leaves room while keeping a hostile registry from filling
+/// memory.
+pub const MAX_CONFIG_SIZE: u64 = 8 * 1024 * 1024;
 
 /// The manifest media types asked for when fetching a manifest.
 pub const ACCEPTED_MANIFEST_TYPES: &[&str] = &[
@@ -203,14 +212,16 @@ impl Client {
         }
         let content_type = header(&resp, "Content-Type").unwrap_or_default();
         let answered = header(&resp, "Docker-Content-Digest");
-        let bytes = resp.bytes().map_err(|source| RegistryError::Unreachable {
-            registry: reference.registry.clone(),
-            method: "GET".into(),
-            url: url.to_string(),
-            attempts: 1,
-            source,
-        })?;
-        let bytes = bytes.to_vec();
+        let bytes = read_capped(
+            resp,
+            &Capped {
+                registry: &reference.registry,
+                what: &format!("The manifest of `{reference}`"),
+                limit: MAX_MANIFEST_SIZE,
+                why: "the limit for manifests and indexes (4 MiB)",
+                io_name: url.as_str(),
+            },
+        )?;
         let digest = sha256_digest(&bytes);
         for expected in reference.digest.iter().chain(answered.iter()) {
             if *expected != digest {
@@ -294,20 +305,38 @@ impl Client {
         })
     }
 
-    /// Fetch a blob into memory, verifying its digest.
+    /// Fetch a blob into memory, verifying its digest. At most `limit` bytes are read:
+    /// a blob that is larger is refused with [`RegistryError::TooLarge`].
     pub fn fetch_blob_bytes(
         &self,
         reference: &Reference,
         digest: &str,
+        limit: u64,
     ) -> Result<Vec<u8>, RegistryError> {
-        let mut reader = self.open_blob(reference, digest)?;
-        let mut bytes = Vec::new();
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|e| RegistryError::Io {
-                path: PathBuf::from(digest),
-                source: e,
-            })?;
+        let what = format!("Blob `{digest}` of `{}`", reference.repository);
+        let why = format!("the most accepted for it ({limit} bytes)");
+        self.fetch_blob_capped(reference, digest, &what, limit, &why)
+    }
+
+    fn fetch_blob_capped(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        what: &str,
+        limit: u64,
+        why: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let resp = self.open_blob(reference, digest)?;
+        let bytes = read_capped(
+            resp,
+            &Capped {
+                registry: &reference.registry,
+                what,
+                limit,
+                why,
+                io_name: digest,
+            },
+        )?;
         let actual = sha256_digest(&bytes);
         if actual != digest {
             return Err(RegistryError::DigestMismatch {
@@ -319,9 +348,25 @@ impl Client {
         Ok(bytes)
     }
 
-    /// Fetch and parse an image's config.
+    /// Fetch and parse an image's config (at most [`MAX_CONFIG_SIZE`] bytes, and no more
+    /// than its descriptor says).
     pub fn fetch_config(&self, image: &ImageManifest) -> Result<ImageConfigInfo, RegistryError> {
-        let bytes = self.fetch_blob_bytes(&image.reference, &image.config.digest)?;
+        let what = format!("Config `{}` of `{}`", image.config.digest, image.reference);
+        if image.config.size > MAX_CONFIG_SIZE {
+            // Its manifest says so: not worth a request.
+            return Err(RegistryError::TooLarge {
+                registry: image.reference.registry.clone(),
+                what,
+                limit: MAX_CONFIG_SIZE,
+                why: format!(
+                    "the limit for image configs (8 MiB); its manifest gives {} bytes",
+                    image.config.size
+                ),
+            });
+        }
+        let (limit, why) = (image.config.size, "the size its manifest gives");
+        let bytes =
+            self.fetch_blob_capped(&image.reference, &image.config.digest, &what, limit, why)?;
         let raw: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadResponse {
                 registry: image.reference.registry.clone(),
@@ -346,14 +391,16 @@ impl Client {
         })
     }
 
-    /// Stream a blob into `cache` (hash checked on the way; nothing stored on mismatch),
-    /// or return the cached entry without a request.
+    /// Stream the blob of `descriptor` (a layer) into `cache`, or return the cached entry
+    /// without a request. Its digest is checked on the way, and no more than the
+    /// descriptor's size is read; nothing is stored when either fails.
     pub fn fetch_blob_to_cache(
         &self,
         reference: &Reference,
-        digest: &str,
+        descriptor: &Descriptor,
         cache: &Cache,
     ) -> Result<PathBuf, RegistryError> {
+        let digest = descriptor.digest.as_str();
         let hex =
             digest
                 .strip_prefix("sha256:")
@@ -367,14 +414,27 @@ impl Client {
             return Ok(path);
         }
         let mut attempt = 1;
+        let too_large = || RegistryError::TooLarge {
+            registry: reference.registry.clone(),
+            what: format!("Blob `{digest}` of `{}`", reference.repository),
+            limit: descriptor.size,
+            why: "the size its manifest gives".into(),
+        };
         loop {
-            let reader = self.open_blob(reference, digest)?;
+            let resp = self.open_blob(reference, digest)?;
+            if resp.content_length().is_some_and(|n| n > descriptor.size) {
+                return Err(too_large());
+            }
             let progress = Progress {
-                inner: reader,
+                inner: Box::new(resp),
                 reporter: Arc::clone(&self.reporter),
                 name: name.clone(),
             };
-            match cache.insert(progress, Some(hex), &format!("{reference}@{digest}")) {
+            let bounded = Bounded {
+                inner: progress,
+                left: descriptor.size,
+            };
+            match cache.insert(bounded, Some(hex), &format!("{reference}@{digest}")) {
                 Ok((path, _)) => {
                     self.reporter.download_done(&name, false);
                     return Ok(path);
@@ -388,6 +448,9 @@ impl Client {
                         actual: format!("sha256:{actual}"),
                     })
                 }
+                Err(FetchError::Io(e)) if Bounded::<Progress>::is_overflow(&e) => {
+                    return Err(too_large())
+                }
                 // A connection that broke mid-body: fetch again.
                 Err(FetchError::Io(_)) if attempt <= self.options.retries => {
                     std::thread::sleep(self.options.backoff * attempt);
@@ -398,11 +461,7 @@ impl Client {
         }
     }
 
-    fn open_blob(
-        &self,
-        reference: &Reference,
-        digest: &str,
-    ) -> Result<Box<dyn Read + Send>, RegistryError> {
+    fn open_blob(&self, reference: &Reference, digest: &str) -> Result<Response, RegistryError> {
         let url = self
             .base_url(&reference.registry)?
             .join(&format!("{}/blobs/{digest}", reference.repository))?;
@@ -421,7 +480,7 @@ impl Client {
         let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
         let name = format!("blob {}", &hex[..hex.len().min(12)]);
         self.reporter.download_start(&name, resp.content_length());
-        Ok(Box::new(resp))
+        Ok(resp)
     }
 }
 
@@ -436,6 +495,79 @@ impl Read for Progress {
         self.reporter.download_progress(&self.name, n as u64);
         Ok(n)
     }
+}
+
+/// A reader that fails once it has given `left` bytes and more arrive.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+/// The error [`Bounded`] fails with.
+#[derive(Debug)]
+struct Overflow;
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("more bytes than the descriptor's size")
+    }
+}
+impl std::error::Error for Overflow {}
+
+impl<R> Bounded<R> {
+    fn is_overflow(e: &std::io::Error) -> bool {
+        e.get_ref().is_some_and(|i| i.is::<Overflow>())
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Ask for one byte past the limit, to tell "ends here" from "goes on".
+        let room = usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX);
+        let want = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(Overflow));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// What [`read_capped`] reads, for its error.
+struct Capped<'a> {
+    registry: &'a str,
+    what: &'a str,
+    limit: u64,
+    why: &'a str,
+    io_name: &'a str,
+}
+
+/// Read a whole answer, refusing it (without reading on) once it passes `cap.limit` bytes.
+/// `Content-Length` is only a hint: a larger one fails at once, a smaller one is not trusted.
+fn read_capped(resp: Response, cap: &Capped) -> Result<Vec<u8>, RegistryError> {
+    let too_large = || RegistryError::TooLarge {
+        registry: cap.registry.into(),
+        what: cap.what.into(),
+        limit: cap.limit,
+        why: cap.why.into(),
+    };
+    if resp.content_length().is_some_and(|n| n > cap.limit) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    resp.take(cap.limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| RegistryError::Io {
+            path: PathBuf::from(cap.io_name),
+            source: e,
+        })?;
+    if bytes.len() as u64 > cap.limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 fn parse_doc(reference: &Reference, m: &FetchedManifest) -> Result<ManifestDoc, RegistryError> {

@@ -260,7 +260,7 @@ fn bearer_tokens_retries_and_resumed_chunks() {
     let target = Reference::parse(&format!("127.0.0.1:{}/team/app:1", fake.port)).unwrap();
 
     let mut opts = options(dir.path());
-    opts.credentials = Some(("alice".into(), "pw".into()));
+    opts.credentials = vec![cred(&target.registry, "alice", "pw")];
     let client = Client::new(opts.clone()).unwrap();
     // A 500 on the first blob PUT: the upload session is restarted and succeeds.
     fake.state.lock().unwrap().fail_next_put = true;
@@ -314,7 +314,7 @@ fn bearer_tokens_retries_and_resumed_chunks() {
 
     // Wrong password: the token endpoint refuses; the error names the registry.
     let mut wrong = opts.clone();
-    wrong.credentials = Some(("alice".into(), "bad".into()));
+    wrong.credentials = vec![cred(&target.registry, "alice", "bad")];
     let err = Client::new(wrong)
         .unwrap()
         .fetch_manifest(&target)

@@ -23,9 +23,7 @@ fn verify_pulled(client: &Client, reference: &Reference, image: &lockship_oci::I
     for (desc, layer) in resolved.layers.iter().zip(&image.layers) {
         assert_eq!(desc.digest, layer.digest);
         assert_eq!(desc.media_type, layer.media_type());
-        let path = client
-            .fetch_blob_to_cache(reference, &desc.digest, &cache)
-            .unwrap();
+        let path = client.fetch_blob_to_cache(reference, desc, &cache).unwrap();
         assert_eq!(
             std::fs::read(path).unwrap(),
             std::fs::read(&layer.path).unwrap()
@@ -223,9 +221,7 @@ fn docker_media_types_are_kept_when_re_pushing() {
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Cache::open(cache_dir.path()).unwrap();
     for d in pulled.layers.iter().chain([&pulled.config]) {
-        client
-            .fetch_blob_to_cache(&base, &d.digest, &cache)
-            .unwrap();
+        client.fetch_blob_to_cache(&base, d, &cache).unwrap();
     }
     let copy = registry.reference("docker/copy:1");
     let report = client
@@ -255,7 +251,7 @@ fn tls_with_private_ca_and_basic_auth() {
     // Right credentials, CA given explicitly.
     let mut opts = options(dir.path());
     opts.extra_ca_pem = Some(tls.ca_pem.clone());
-    opts.credentials = Some(("alice".into(), "wonderland".into()));
+    opts.credentials = vec![cred(&registry.host(), "alice", "wonderland")];
     let client = Client::new(opts.clone()).unwrap();
     let report = client
         .push_image(&image, &target, &PushOptions::default())
@@ -277,7 +273,7 @@ fn tls_with_private_ca_and_basic_auth() {
     )
     .unwrap();
     let mut from_config = opts.clone();
-    from_config.credentials = None;
+    from_config.credentials = Vec::new();
     from_config.docker_config = Some(config.clone());
     let client = Client::new(from_config).unwrap();
     assert_eq!(
@@ -287,7 +283,7 @@ fn tls_with_private_ca_and_basic_auth() {
 
     // Wrong password: the error names the registry and where credentials were looked for.
     let mut wrong = opts.clone();
-    wrong.credentials = Some(("alice".into(), "nope".into()));
+    wrong.credentials = vec![cred(&registry.host(), "alice", "nope")];
     let err = Client::new(wrong)
         .unwrap()
         .push_image(&image, &target, &PushOptions::default())
@@ -309,7 +305,7 @@ fn tls_with_private_ca_and_basic_auth() {
 
     // No credentials anywhere.
     let mut none = opts.clone();
-    none.credentials = None;
+    none.credentials = Vec::new();
     let err = Client::new(none)
         .unwrap()
         .fetch_manifest(&target)

@@ -189,9 +189,10 @@ pub struct OutputArgs {
     /// Push to a registry, by the OCI distribution spec: HOST[:PORT]/REPO:TAG (repeatable)
     #[arg(long, value_name = "REF")]
     pub push: Vec<String>,
-    /// The registry user; the password is read from standard input
+    /// The registry user, as USER or HOST[:PORT]=USER; the password is read from standard
+    /// input. The credentials go only to the registries of --push, or to the one named
     /// [default: Docker's config.json, its credential helpers, then anonymous]
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "[HOST=]USER")]
     pub registry_user: Option<String>,
     /// A registry spoken to over plain HTTP when HTTPS fails (loopback always may) (repeatable)
     #[arg(long, value_name = "HOST[:PORT]")]
@@ -245,6 +246,10 @@ pub struct BuildArgs {
     /// oci:DIR, oci-archive:FILE or docker-archive:FILE [default: `[tool.lockship] base-image`]
     #[arg(long, value_name = "REF")]
     pub base_image: Option<String>,
+    /// Let `file://` URLs in the lock read files under DIR too (repeatable);
+    /// by default they may only read inside the project
+    #[arg(long = "allow-file-urls", value_name = "DIR")]
+    pub allow_file_urls: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

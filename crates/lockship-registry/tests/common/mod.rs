@@ -382,3 +382,12 @@ pub fn skopeo_manifest(reference: &str, creds: Option<&str>) -> Option<Vec<u8>> 
     );
     Some(out.stdout)
 }
+
+/// Explicit credentials for one registry.
+pub fn cred(registry: &str, user: &str, password: &str) -> lockship_registry::RegistryCredential {
+    lockship_registry::RegistryCredential {
+        registry: registry.into(),
+        username: user.into(),
+        password: password.into(),
+    }
+}

@@ -57,6 +57,43 @@ pub fn check_destinations(out: &OutputArgs) -> Result<Vec<(String, Output)>> {
     Ok(outputs)
 }
 
+/// The registries `--registry-user` credentials are for: the one it names
+/// (`HOST[:PORT]=USER`), else those of the `--push` targets. A base image on
+/// another registry never gets them (it uses Docker's config, or nothing).
+fn flag_credentials(
+    flag: &str,
+    password: &str,
+    push: &[String],
+) -> Result<Vec<lockship_registry::RegistryCredential>> {
+    let named = flag.split_once('=').filter(|(host, _)| {
+        lockship_registry::Reference::parse(&format!("{host}/x")).is_ok_and(|r| r.registry == *host)
+    });
+    let (registries, user) = match named {
+        Some((host, user)) => (vec![host.to_string()], user),
+        None => {
+            let mut registries = Vec::new();
+            for p in push {
+                let registry = lockship_registry::Reference::parse(p)?.registry;
+                if !registries.contains(&registry) {
+                    registries.push(registry);
+                }
+            }
+            if registries.is_empty() {
+                bail!("`--registry-user {flag}` names no registry and there is no `--push`\nhint: its credentials go only to the registries pushed to; for another registry name it: `--registry-user HOST[:PORT]={flag}`");
+            }
+            (registries, flag)
+        }
+    };
+    Ok(registries
+        .into_iter()
+        .map(|registry| lockship_registry::RegistryCredential {
+            registry,
+            username: user.to_string(),
+            password: password.to_string(),
+        })
+        .collect())
+}
+
 /// The registry client of the output flags (the password, when a user is
 /// named, from standard input, read once however many clients are made).
 pub fn registry_client(out: &OutputArgs) -> Result<lockship_registry::Client> {
@@ -77,7 +114,7 @@ pub fn registry_client(out: &OutputArgs) -> Result<lockship_registry::Client> {
                 PASSWORD.get_or_init(|| password).clone()
             }
         };
-        options.credentials = Some((user.clone(), password));
+        options.credentials = flag_credentials(user, &password, &out.push)?;
     }
     Ok(lockship_registry::Client::new(options)?)
 }
@@ -178,5 +215,36 @@ pub fn human(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flag_credentials;
+
+    #[test]
+    fn registry_user_credentials_are_scoped_to_the_push_targets() {
+        let push = vec![
+            "127.0.0.1:5000/team/app:1".to_string(),
+            "127.0.0.1:5000/team/app:2".to_string(),
+            "localhost:6000/app:1".to_string(),
+        ];
+        let got = flag_credentials("alice", "pw", &push).unwrap();
+        let registries: Vec<&str> = got.iter().map(|c| c.registry.as_str()).collect();
+        assert_eq!(registries, ["127.0.0.1:5000", "localhost:6000"]);
+        assert!(got.iter().all(|c| c.username == "alice"));
+        // Naming the registry sends them there only.
+        let got = flag_credentials("base.example:443=bob", "pw", &push).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].registry, "base.example:443");
+        assert_eq!(got[0].username, "bob");
+        // A user name with `=` that is not a registry stays a user name.
+        let got = flag_credentials("a=b", "pw", &push).unwrap();
+        assert_eq!(got[0].username, "a=b");
+        // Nothing pushed and no registry named: an error, not credentials sent anywhere.
+        let err = flag_credentials("alice", "pw", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("names no registry"), "{err}");
     }
 }
