@@ -171,6 +171,7 @@ impl BuildError {
                 "put the package in `src/NAME/` or `NAME/` (NAME with underscores), or list it in `[tool.poetry] packages`".into(),
             ),
             BuildError::Io { .. } => Some("check that the disk has room and the path is readable".into()),
+            BuildError::Layer(e) => e.hint(),
             BuildError::Sdist(e) => e.hint(),
             BuildError::Oci(e) => e.hint(),
             BuildError::Registry(e) => e.hint(),

@@ -12,7 +12,6 @@
 //! one (for the system-libraries layer).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use lockship_layer::{Compression, Layer};
@@ -206,7 +205,13 @@ fn pull_local(
     let diff_ids = diff_ids(&image.config);
     let mut layers = Vec::new();
     for ((layer, reader), diff_id) in image.layers.iter().zip(readers).zip(diff_ids) {
-        let hex = layer.digest.trim_start_matches("sha256:");
+        // The blob is hashed on its way into the cache (or when found there)
+        // and must have the digest its manifest names; its diff_id is checked
+        // when it is unpacked.
+        let hex = sha256_hex(&layer.digest).ok_or_else(|| BuildError::BaseImage {
+            source_ref: output.to_string(),
+            reason: format!("layer `{}` is not named by a sha256 digest", layer.digest),
+        })?;
         let path = match ctx.cache.get(hex)? {
             Some(p) => p,
             None => {
@@ -229,6 +234,15 @@ fn pull_local(
         manifest_digest: image.manifest_digest,
         config: image.config,
         layers,
+    })
+}
+
+/// The hex of a `sha256:<64 lowercase hex>` digest.
+fn sha256_hex(digest: &str) -> Option<&str> {
+    digest.strip_prefix("sha256:").filter(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -307,9 +321,103 @@ pub struct PreparedBase {
     pub facts: BaseFacts,
 }
 
+/// The layers' chain, as the unpacked tree records it.
 #[derive(Serialize, Deserialize)]
 struct TreeRecord {
     uncompressed_sizes: Vec<u64>,
+    /// The blobs (compressed digests) whose diff_ids were checked when the
+    /// tree was made.
+    layer_digests: Vec<String>,
+}
+
+/// A base image's layers flattened into one tree in the cache.
+#[derive(Debug, Clone)]
+pub struct BaseTree {
+    /// The tree (all layers, whiteouts applied).
+    pub path: PathBuf,
+    /// What names its content: a hash of the chain of its layers' diff_ids,
+    /// each checked against its blob.
+    pub key: String,
+    /// Whether an earlier run unpacked it.
+    pub cached: bool,
+    /// Each layer's uncompressed size, bottom first.
+    pub uncompressed_sizes: Vec<u64>,
+}
+
+/// Flattens the base's layers into a tree in the cache, once per chain of
+/// layers, with the one hardened flattener ([`lockship_layer::unpack_layer`]).
+///
+/// The tree is keyed by diff_ids, and only diff_ids that were checked: each
+/// layer's decompressed stream is hashed while it is unpacked into a
+/// temporary directory, which is renamed into place only when every layer
+/// decompressed to the diff_id the config claims. A tree found in the cache
+/// is used only when the blobs it was made from are these blobs, or these
+/// blobs decompress to its diff_ids.
+pub fn unpack_tree(ctx: &Context, pulled: &PulledBase) -> Result<BaseTree, BuildError> {
+    let mut chain = Sha256::new();
+    // v2: trees of v1 were keyed by diff_ids nobody had checked.
+    chain.update(b"lockship-base-tree-v2\0");
+    for layer in &pulled.layers {
+        chain.update(format!("{}\0", layer.diff_id));
+    }
+    let key = hex::encode(chain.finalize());
+    let tree = ctx.cache.keyed_dir("base-image-tree", &key);
+    let record_path = tree.with_extension("json");
+    let digests: Vec<String> = pulled.layers.iter().map(|l| l.digest.clone()).collect();
+    let record = std::fs::read(&record_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<TreeRecord>(&b).ok())
+        .filter(|r| r.uncompressed_sizes.len() == pulled.layers.len() && tree.is_dir());
+    if let Some(record) = record {
+        if record.layer_digests != digests {
+            // Other blobs that claim the same diff_ids: they must decompress to them.
+            for layer in &pulled.layers {
+                let blob = fs_err::File::open(&layer.path).map_err(io_err("read", &layer.path))?;
+                lockship_layer::check_diff_id(blob, &layer.digest, &layer.diff_id)?;
+            }
+        }
+        return Ok(BaseTree {
+            path: tree,
+            key,
+            cached: true,
+            uncompressed_sizes: record.uncompressed_sizes,
+        });
+    }
+    ctx.reporter.phase(&format!(
+        "unpacking the {} layers of the base image",
+        pulled.layers.len()
+    ));
+    // Dropped (and removed) on any error: nothing unchecked reaches the cache.
+    let tmp = ctx.cache.temp_dir()?;
+    let root = tmp.path().join("rootfs");
+    let mut sizes = Vec::new();
+    for layer in &pulled.layers {
+        sizes.push(unpack_with_whiteouts(layer, &root)?);
+    }
+    if let Some(parent) = tree.parent() {
+        fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
+    }
+    if let Err(e) = std::fs::rename(&root, &tree) {
+        // Another build put the same checked tree there first: keep theirs.
+        if !tree.is_dir() {
+            return Err(io_err("rename", &tree)(e));
+        }
+    }
+    let bytes = serde_json::to_vec(&TreeRecord {
+        uncompressed_sizes: sizes.clone(),
+        layer_digests: digests,
+    })
+    .unwrap_or_default();
+    let tmp_record = tmp.path().join("record.json");
+    fs_err::write(&tmp_record, bytes).map_err(io_err("write", &tmp_record))?;
+    fs_err::rename(&tmp_record, &record_path).map_err(io_err("rename", &record_path))?;
+    ctx.reporter.phase("");
+    Ok(BaseTree {
+        path: tree,
+        key,
+        cached: false,
+        uncompressed_sizes: sizes,
+    })
 }
 
 /// Unpacks the base (once per chain of layers) and probes it. `want_python`
@@ -321,53 +429,12 @@ pub fn prepare(
     want_python: Option<&str>,
     epoch: u64,
 ) -> Result<PreparedBase, BuildError> {
-    let mut chain = Sha256::new();
-    chain.update(b"lockship-base-tree-v1\0");
-    for layer in &pulled.layers {
-        chain.update(format!("{}\0", layer.diff_id));
-    }
-    let tree_key = hex::encode(chain.finalize());
-    let tree = ctx.cache.keyed_dir("base-image-tree", &tree_key);
-    let record_path = tree.with_extension("json");
-    let record = std::fs::read(&record_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<TreeRecord>(&b).ok())
-        .filter(|r| r.uncompressed_sizes.len() == pulled.layers.len() && tree.is_dir());
-    let tree_cached = record.is_some();
-    let sizes = match record {
-        Some(r) => r.uncompressed_sizes,
-        None => {
-            ctx.reporter.phase(&format!(
-                "unpacking the {} layers of the base image",
-                pulled.layers.len()
-            ));
-            let tmp = ctx.cache.temp_dir()?;
-            let mut sizes = Vec::new();
-            for layer in &pulled.layers {
-                sizes.push(unpack_with_whiteouts(layer, tmp.path())?);
-            }
-            if let Some(parent) = tree.parent() {
-                fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
-            }
-            let _ = std::fs::remove_dir_all(&tree);
-            let kept = tmp.keep();
-            if let Err(e) = std::fs::rename(&kept, &tree) {
-                let _ = std::fs::remove_dir_all(&kept);
-                if !tree.is_dir() {
-                    return Err(io_err("rename", &tree)(e));
-                }
-            }
-            let bytes = serde_json::to_vec(&TreeRecord {
-                uncompressed_sizes: sizes.clone(),
-            })
-            .unwrap_or_default();
-            let tmp_record = record_path.with_extension("tmp");
-            fs_err::write(&tmp_record, bytes).map_err(io_err("write", &tmp_record))?;
-            fs_err::rename(&tmp_record, &record_path).map_err(io_err("rename", &record_path))?;
-            sizes
-        }
-    };
-    ctx.reporter.phase("");
+    let BaseTree {
+        path: tree,
+        key: tree_key,
+        cached: tree_cached,
+        uncompressed_sizes: sizes,
+    } = unpack_tree(ctx, pulled)?;
     let mut layers = pulled.layers.clone();
     for (layer, size) in layers.iter_mut().zip(sizes) {
         layer.uncompressed_size = size;
@@ -461,20 +528,6 @@ fn history(config: &serde_json::Value, layers: usize, source: &str) -> Vec<Histo
         .collect()
 }
 
-/// Counts the bytes a reader yields.
-struct Counting<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 /// A path inside the tree, refusing `..` and absolute escapes.
 fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
     let mut out = root.to_path_buf();
@@ -488,87 +541,19 @@ fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-fn remove_any(path: &Path) {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => {
-            let _ = std::fs::remove_dir_all(path);
-        }
-        Ok(_) => {
-            let _ = std::fs::remove_file(path);
-        }
-        Err(_) => {}
-    }
-}
-
-/// Unpacks one layer over `root` as overlayfs would stack it: `.wh.NAME`
-/// removes `NAME` from the layers below, `.wh..wh..opq` empties its
-/// directory, a file replaces a directory. Device nodes are skipped (nothing
-/// here runs them). Returns the uncompressed size.
+/// Unpacks one layer over `root` with the one hardened flattener
+/// ([`lockship_layer::unpack_layer`]): whiteouts applied, every path resolved
+/// inside `root`, the decompressed stream checked against the layer's
+/// diff_id. Returns the uncompressed size.
 pub(crate) fn unpack_with_whiteouts(layer: &Layer, root: &Path) -> Result<u64, BuildError> {
-    let reader = lockship_layer::open_layer_tar(&layer.path)?;
-    let mut counting = Counting {
-        inner: reader,
-        count: 0,
-    };
-    {
-        let mut archive = tar::Archive::new(&mut counting);
-        archive.set_preserve_permissions(true);
-        archive.set_overwrite(true);
-        let entries = archive.entries().map_err(io_err("read", &layer.path))?;
-        for entry in entries {
-            let mut entry = entry.map_err(io_err("read", &layer.path))?;
-            let path = entry
-                .path()
-                .map_err(io_err("read", &layer.path))?
-                .into_owned();
-            let Some(target) = inside(root, &path) else {
-                continue;
-            };
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if name == ".wh..wh..opq" {
-                if let Some(dir) = target.parent() {
-                    if let Ok(read) = std::fs::read_dir(dir) {
-                        for child in read.flatten() {
-                            remove_any(&child.path());
-                        }
-                    }
-                }
-                continue;
-            }
-            if let Some(hidden) = name.strip_prefix(".wh.") {
-                if let Some(dir) = target.parent() {
-                    remove_any(&dir.join(hidden));
-                }
-                continue;
-            }
-            let kind = entry.header().entry_type();
-            if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
-                continue;
-            }
-            // A file, link or directory replaces whatever non-directory was there,
-            // and a non-directory replaces a directory.
-            if let Ok(meta) = std::fs::symlink_metadata(&target) {
-                if !(meta.is_dir() && kind.is_dir()) {
-                    remove_any(&target);
-                }
-            }
-            if let Some(parent) = target.parent() {
-                fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
-            }
-            entry.unpack_in(root).map_err(|e| {
-                io_err("unpack", &layer.path)(std::io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", path.display()),
-                ))
-            })?;
-        }
-    }
-    // Drain the end-of-archive blocks, so the count is the whole tar.
-    std::io::copy(&mut counting, &mut std::io::sink()).map_err(io_err("read", &layer.path))?;
-    Ok(counting.count)
+    let blob = fs_err::File::open(&layer.path).map_err(io_err("read", &layer.path))?;
+    let unpacked = lockship_layer::unpack_layer(
+        std::io::BufReader::new(blob),
+        &layer.digest,
+        root,
+        &layer.diff_id,
+    )?;
+    Ok(unpacked.uncompressed_size)
 }
 
 /// The in-image path `in_image` leads to through its symlinks (absolute
@@ -1060,6 +1045,188 @@ mod tests {
         assert!(!root.join("etc/.wh.gone").exists());
         assert!(!root.join("var/cache/a").exists());
         assert!(root.join("var/cache/c").is_file());
+    }
+
+    /// Finding 5: an image whose config claims another image's diff_ids
+    /// (here, the honest one's) is refused while it is unpacked, and nothing
+    /// lands in the cache under the claimed key; the honest image then
+    /// unpacks cleanly, and the lying one is refused again even though a
+    /// tree under its claimed diff_ids is now cached.
+    #[test]
+    fn lying_diff_id_is_refused_and_nothing_is_cached() {
+        use lockship_layer::{write_layer, LayerOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let honest_tree = dir.path().join("honest");
+        official_slim(&honest_tree);
+        let evil_tree = dir.path().join("evil");
+        official_slim(&evil_tree);
+        file(
+            &evil_tree,
+            "usr/local/bin/python3.12",
+            b"#!/bin/sh\necho owned\n",
+        );
+        let blobs = dir.path().join("blobs");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let options = LayerOptions::new(Compression::Gzip, 0);
+        let honest = write_layer(&honest_tree, &options, &blobs).unwrap();
+        let evil = write_layer(&evil_tree, &options, &blobs).unwrap();
+        let mut lying = evil.clone();
+        lying.diff_id = honest.diff_id.clone();
+
+        let cache = lockship_fetch::Cache::open(dir.path().join("cache")).unwrap();
+        let fetcher =
+            lockship_fetch::Fetcher::new(lockship_fetch::FetchOptions::default()).unwrap();
+        let ctx = Context {
+            fetcher: &fetcher,
+            cache: &cache,
+            reporter: &lockship_fetch::NoReporter,
+        };
+        let image = |layer: &Layer| PulledBase {
+            layers: vec![layer.clone()],
+            ..pulled(&["PATH=/usr/local/bin:/usr/bin:/bin", "PYTHON_VERSION=3.12.7"])
+        };
+        let platform = Platform::linux_amd64();
+        let entries = |p: &Path| std::fs::read_dir(p).map(|r| r.count()).unwrap_or(0);
+
+        let err = prepare(&ctx, &image(&lying), &platform, None, 0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Layer `{}` decompresses to diff_id `{}`, but the image config claims `{}`",
+                evil.digest, evil.diff_id, honest.diff_id
+            )
+        );
+        assert!(err.hint().unwrap().contains("tampered"), "{:?}", err.hint());
+        let trees = cache.root().join("keyed/base-image-tree");
+        assert_eq!(entries(&trees), 0, "a tree was cached");
+        assert_eq!(
+            entries(&cache.root().join("tmp")),
+            0,
+            "the scratch tree was left"
+        );
+
+        let prepared = prepare(&ctx, &image(&honest), &platform, None, 0).unwrap();
+        assert!(!prepared.tree_cached);
+        assert_eq!(
+            std::fs::read(prepared.tree.join("usr/local/bin/python3.12")).unwrap(),
+            b"\x7fELF"
+        );
+        assert_eq!(
+            prepared.image.layers[0].uncompressed_size,
+            honest.uncompressed_size
+        );
+
+        // A tree under the claimed diff_ids is cached now: the lying blobs
+        // must still decompress to them before it is used.
+        let err = prepare(&ctx, &image(&lying), &platform, None, 0).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                BuildError::Layer(lockship_layer::LayerError::DiffIdMismatch { .. })
+            ),
+            "{err:?}"
+        );
+        let again = prepare(&ctx, &image(&honest), &platform, None, 0).unwrap();
+        assert!(again.tree_cached);
+        assert_eq!(again.tree_key, prepared.tree_key);
+    }
+
+    /// A plain tar layer of files named raw (no directory entries, so
+    /// nothing replaces a symlink a lower layer planted), in `dir`.
+    fn raw_layer(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> Layer {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, data) in files {
+            let mut header = tar::Header::new_gnu();
+            header.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            tar.append(&header, *data).unwrap();
+        }
+        let bytes = tar.into_inner().unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        Layer {
+            path,
+            digest: digest.clone(),
+            diff_id: digest,
+            size: bytes.len() as u64,
+            uncompressed_size: bytes.len() as u64,
+            compression: Compression::None,
+        }
+    }
+
+    /// Finding 2, through `--base-image`: a base layer plants `esc -> CANARY`,
+    /// the next one whites out, empties and writes through it; the canary
+    /// outside the cache is untouched, and a top-level `.wh...` is refused.
+    #[test]
+    fn hostile_base_layers_stay_in_the_unpacked_tree() {
+        use lockship_layer::{write_layer, LayerOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let canary = dir.path().join("canary");
+        file(&canary, "file", b"canary");
+        file(&canary, "dir/inner", b"inner");
+        let lower = dir.path().join("lower");
+        official_slim(&lower);
+        link(&lower, "esc", canary.to_str().unwrap());
+        let blobs = dir.path().join("blobs");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let options = LayerOptions::new(Compression::Gzip, 0);
+        let layers = vec![
+            write_layer(&lower, &options, &blobs).unwrap(),
+            raw_layer(
+                &blobs,
+                "upper",
+                &[
+                    ("esc/.wh.file", b""),
+                    ("esc/dir/.wh..wh..opq", b""),
+                    ("esc/planted", b"evil"),
+                ],
+            ),
+        ];
+        let cache = lockship_fetch::Cache::open(dir.path().join("cache")).unwrap();
+        let fetcher =
+            lockship_fetch::Fetcher::new(lockship_fetch::FetchOptions::default()).unwrap();
+        let ctx = Context {
+            fetcher: &fetcher,
+            cache: &cache,
+            reporter: &lockship_fetch::NoReporter,
+        };
+        let base = PulledBase {
+            layers,
+            ..pulled(&["PATH=/usr/local/bin:/usr/bin:/bin"])
+        };
+        let prepared = prepare(&ctx, &base, &Platform::linux_amd64(), None, 0).unwrap();
+        assert_eq!(std::fs::read(canary.join("file")).unwrap(), b"canary");
+        assert_eq!(std::fs::read(canary.join("dir/inner")).unwrap(), b"inner");
+        assert!(!canary.join("planted").exists());
+        assert!(std::fs::symlink_metadata(prepared.tree.join("esc"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let rerooted = prepared.tree.join(canary.strip_prefix("/").unwrap());
+        assert_eq!(std::fs::read(rerooted.join("planted")).unwrap(), b"evil");
+
+        // `.wh...` at the top hides `..`: the cache's own tmp, once.
+        let other_build = cache.root().join("tmp/other-build");
+        std::fs::write(&other_build, b"other").unwrap();
+        let hostile = raw_layer(&blobs, "dotdot", &[(".wh...", b"")]);
+        let base = PulledBase {
+            layers: vec![hostile.clone()],
+            ..pulled(&[])
+        };
+        let err = prepare(&ctx, &base, &Platform::linux_amd64(), None, 0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Layer `{}` has entry `.wh...`, which is a whiteout of `..`, not of a plain name",
+                hostile.digest
+            )
+        );
+        assert!(err.hint().unwrap().contains("hostile"), "{:?}", err.hint());
+        assert_eq!(std::fs::read(&other_build).unwrap(), b"other");
+        assert!(prepared.tree.join("usr/local/bin/python3.12").is_file());
     }
 
     #[test]

@@ -82,6 +82,53 @@ pub enum LayerError {
         source: serde_json::Error,
     },
 
+    /// An entry of an image layer would reach outside the tree it is
+    /// unpacked into, or is malformed (see [`crate::unpack_layer`]).
+    #[error("Layer `{layer}` has entry `{entry}`, which {reason}")]
+    UnsafeEntry {
+        /// The layer (its digest, or where it came from).
+        layer: String,
+        /// The entry's name as the layer spells it.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A layer does not decompress to the diff_id its image's config claims.
+    #[error("Layer `{layer}` decompresses to diff_id `{actual}`, but the image config claims `{claimed}`")]
+    DiffIdMismatch {
+        /// The layer (its digest).
+        layer: String,
+        /// The diff_id the image's config gives.
+        claimed: String,
+        /// The sha256 of the decompressed stream.
+        actual: String,
+    },
+
+    /// Reading a layer's stream (or decompressing it) failed.
+    #[error("Cannot read layer `{layer}`")]
+    ReadLayer {
+        /// The layer (its digest, or where it came from).
+        layer: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Writing one entry of a layer into the tree failed.
+    #[error("Cannot unpack entry `{entry}` of layer `{layer}` at `{path}`")]
+    Unpack {
+        /// The layer (its digest, or where it came from).
+        layer: String,
+        /// The entry's name as the layer spells it.
+        entry: String,
+        /// The path on disk.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The build closure given to [`crate::LayerCache::get_or_build`] failed
     /// for a reason of its own; the text says why.
     #[error("{0}")]
@@ -89,6 +136,25 @@ pub enum LayerError {
 }
 
 impl LayerError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LayerError::UnsafeEntry { .. } => Some(
+                "the image is malformed or hostile, and lockship never writes outside the tree it unpacks into: use another image, or rebuild this one with a standard tool".into(),
+            ),
+            LayerError::DiffIdMismatch { .. } => Some(
+                "the image's layers are not what its config says (a corrupt or tampered image): fetch it again from a source you trust, or rebuild it".into(),
+            ),
+            LayerError::ReadLayer { .. } => Some(
+                "the layer blob is truncated or not gzip, zstd or tar: fetch the image again".into(),
+            ),
+            LayerError::Io { .. } | LayerError::Unpack { .. } => {
+                Some("check that the disk has room and the path is writable".into())
+            }
+            _ => None,
+        }
+    }
+
     /// A closure turning an [`std::io::Error`] into [`LayerError::Io`] on `path`.
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> LayerError {
         let path = path.to_path_buf();

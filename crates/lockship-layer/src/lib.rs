@@ -22,6 +22,10 @@
 //!   deflate backend is pinned (zlib-rs); zstd frames are single-threaded and
 //!   carry no checksum.
 //!
+//! [`unpack_layer`] goes the other way for images someone else made: it
+//! flattens a layer over a tree, applying OCI whiteouts, without ever writing
+//! outside that tree, and checks the layer's diff_id on the way.
+//!
 //! Only directories, regular files and symlinks can be stored: sockets, FIFOs
 //! and device nodes are refused. This crate reads Unix file metadata (modes,
 //! inode numbers), so it builds on Unix only.
@@ -63,11 +67,13 @@ use std::path::PathBuf;
 mod cache;
 mod error;
 mod read;
+mod unpack;
 mod write;
 
 pub use cache::LayerCache;
 pub use error::LayerError;
 pub use read::{file_digest, open_layer_tar, sniff_compression};
+pub use unpack::{check_diff_id, unpack_layer, UnpackedLayer};
 pub use write::write_layer;
 
 /// How a layer blob is compressed.

@@ -35,15 +35,20 @@ pub fn sniff_compression(prefix: &[u8]) -> Compression {
 /// [`LayerError::Io`] if the blob cannot be opened or its start read, or if
 /// the zstd decoder cannot be set up.
 pub fn open_layer_tar(path: &Path) -> Result<Box<dyn Read>, LayerError> {
-    let mut file = fs_err::File::open(path).map_err(LayerError::io(path))?;
+    let file = fs_err::File::open(path).map_err(LayerError::io(path))?;
+    decompress(file).map_err(LayerError::io(path))
+}
+
+/// A reader of the tar stream inside a layer blob read from `src`, the
+/// compression told by the first bytes. gzip blobs may hold several members
+/// (as `pigz` writes them), zstd blobs several frames.
+pub(crate) fn decompress<'a>(mut src: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
     let mut prefix = [0u8; 4];
-    let got = read_prefix(&mut file, &mut prefix).map_err(LayerError::io(path))?;
-    let stream = Cursor::new(prefix[..got].to_vec()).chain(file);
+    let got = read_prefix(&mut src, &mut prefix)?;
+    let stream = Cursor::new(prefix[..got].to_vec()).chain(src);
     Ok(match sniff_compression(&prefix[..got]) {
-        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(stream)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::new(stream).map_err(LayerError::io(path))?)
-        }
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(stream)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(stream)?),
         Compression::None => Box::new(stream),
     })
 }

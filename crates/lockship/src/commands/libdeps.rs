@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
+use lockship_build::foreign;
 use lockship_build::syslibs::{map_to_packages, missing_libs};
 use lockship_fetch::{Cache, FetchOptions, Fetcher};
 use lockship_oci::Output;
 use lockship_runtime::{Context, PythonRuntime};
 
-use super::build::base_options;
+use super::build::{base_options, platforms};
 use crate::cli::{GlobalArgs, LibdepsArgs};
 use crate::reporter::BarReporter;
 use crate::settings;
@@ -24,19 +25,22 @@ pub fn run(args: LibdepsArgs, global: &GlobalArgs) -> Result<ExitCode> {
         cache: &cache,
         reporter: &reporter,
     };
-    let scratch = cache.temp_dir()?;
     let is_image = ["oci:", "oci-archive:", "docker-archive:"]
         .iter()
         .any(|p| args.target.starts_with(p));
     // The file system to check, what to scan in it, and its Python.
     let (fs, scope, python) = if is_image {
+        // The reader and the flattener `--base-image` uses: every blob and
+        // diff_id checked, the tree unpacked once into the cache.
         let output: Output = args.target.parse()?;
-        let rootfs = scratch.path().join("rootfs");
-        let layers = lockship_oci::open_image_layers(&output)?;
-        for layer in layers {
-            unpack_with_whiteouts(layer, &rootfs)
-                .with_context(|| format!("Cannot unpack a layer of `{}`", args.target))?;
-        }
+        let platform = platforms(&args.runtime)?.remove(0);
+        let pulled = foreign::pull(
+            &ctx,
+            &foreign::BaseImageSource::Local(output),
+            &platform,
+            None,
+        )?;
+        let rootfs = foreign::unpack_tree(&ctx, &pulled)?.path;
         let python = args.python.clone().or_else(|| image_python(&rootfs));
         (
             lockship_elf::Filesystem::new().with_root(&rootfs),
@@ -187,43 +191,4 @@ fn image_python(rootfs: &Path) -> Option<String> {
         .collect();
     versions.sort();
     versions.pop()
-}
-
-/// Applies one layer tar to a root file system, honouring OCI whiteouts.
-fn unpack_with_whiteouts(layer: Box<dyn std::io::Read>, root: &Path) -> Result<()> {
-    std::fs::create_dir_all(root)?;
-    let mut archive = tar::Archive::new(layer);
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parent = root.join(path.parent().unwrap_or(Path::new("")));
-        if name == ".wh..wh..opq" {
-            if let Ok(children) = std::fs::read_dir(&parent) {
-                for child in children.flatten() {
-                    let p = child.path();
-                    let _ = if p.is_dir() && !p.is_symlink() {
-                        std::fs::remove_dir_all(&p)
-                    } else {
-                        std::fs::remove_file(&p)
-                    };
-                }
-            }
-            continue;
-        }
-        if let Some(hidden) = name.strip_prefix(".wh.") {
-            let p = parent.join(hidden);
-            let _ = if p.is_dir() && !p.is_symlink() {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_file(&p)
-            };
-            continue;
-        }
-        entry.unpack_in(root)?;
-    }
-    Ok(())
 }
