@@ -99,6 +99,16 @@ pub enum BuildError {
         /// What was looked for.
         reason: String,
     },
+    /// A project file or link resolves outside the project directory.
+    #[error("Refusing `{}` from the project `{}`: {reason}", path.display(), project.display())]
+    ProjectPath {
+        /// The file or link.
+        path: PathBuf,
+        /// The project directory.
+        project: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Reading a local base image failed.
     #[error(transparent)]
     Oci(#[from] lockship_oci::OciError),
@@ -170,6 +180,9 @@ impl BuildError {
             BuildError::ProjectCode { .. } => Some(
                 "put the package in `src/NAME/` or `NAME/` (NAME with underscores), or list it in `[tool.poetry] packages`".into(),
             ),
+            BuildError::ProjectPath { .. } => Some(
+                "lockship packs only what is inside the project directory: copy the files into the project, or leave the link out with a `.dockerignore` line".into(),
+            ),
             BuildError::Io { .. } => Some("check that the disk has room and the path is readable".into()),
             BuildError::Layer(e) => e.hint(),
             BuildError::Sdist(e) => e.hint(),
@@ -192,6 +205,8 @@ impl BuildError {
             BuildError::BuildOnlyPackage { package } => Some(format!(
                 "move `{package}` from `system-packages` to `build-packages` under [tool.lockship]; libdeps adds the run-time library (libpq5, not libpq-dev) by itself"
             )),
+            BuildError::Fetch(e) => e.hint(),
+            #[allow(unreachable_patterns)]
             _ => None,
         }
     }

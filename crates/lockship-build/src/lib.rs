@@ -85,6 +85,9 @@ pub struct BuildOptions {
     /// `--python` or `[tool.lockship] python` as the user wrote it: with a base
     /// image, its Python must be this one.
     pub python_request: Option<String>,
+    /// `--allow-file-urls DIR`: directories besides the project that
+    /// `file://` URLs in the lock may read.
+    pub allowed_file_roots: Vec<PathBuf>,
 }
 
 /// The default size from which a wheel gets a layer of its own: 16 MB.
@@ -109,6 +112,7 @@ impl BuildOptions {
             auto_build_packages: false,
             base_image: None,
             python_request: None,
+            allowed_file_roots: Vec::new(),
         }
     }
 }
@@ -249,7 +253,14 @@ fn plan_with_base(
         .cloned()
         .collect();
     env_vars.extend(ours);
-    let mut warnings = Vec::new();
+    // Files that look like secrets stay out of the image, each one named.
+    let mut warnings = projectpkg::secret_warnings(project, has_backend)?;
+    for pin in git.iter().filter(|p| p.commit.is_empty()) {
+        let dir = Path::new(&pin.url);
+        if dir.join("pyproject.toml").is_file() {
+            warnings.extend(projectpkg::secret_warnings(&Project::load(dir)?, true)?);
+        }
+    }
     if let Some(f) = &foreign {
         if f.is_musl() {
             warnings.push(format!(
@@ -457,7 +468,10 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     };
 
     // Every wheel, hash-checked, in the content-addressed cache.
-    let downloaded = download_all(ctx, &plan.wheels)?;
+    let file_roots: Vec<PathBuf> = std::iter::once(options.project_dir.clone())
+        .chain(options.allowed_file_roots.iter().cloned())
+        .collect();
+    let downloaded = download_all(ctx, &plan.wheels, &file_roots)?;
     // Sdists become wheels in the sandboxed build environment (cached).
     let built_wheels = build_sdists(ctx, options, &base.options, &project, &plan, &downloaded)?;
     let links = ctx.cache.temp_dir()?;
@@ -668,16 +682,17 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
                 .into_iter()
                 .flatten()
             {
+                let rel = entry.path().strip_prefix(&staging).unwrap_or(entry.path());
                 if entry.file_type().is_file() {
-                    key.update(
-                        entry
-                            .path()
-                            .strip_prefix(&staging)
-                            .unwrap_or(entry.path())
-                            .to_string_lossy()
-                            .as_bytes(),
-                    );
+                    key.update(rel.to_string_lossy().as_bytes());
                     key.update(fs_err::read(entry.path()).map_err(io_err("read", entry.path()))?);
+                } else if entry.file_type().is_symlink() {
+                    // A link kept in /app: its name and target.
+                    key.update(rel.to_string_lossy().as_bytes());
+                    key.update(b"\0->");
+                    let target =
+                        fs_err::read_link(entry.path()).map_err(io_err("read", entry.path()))?;
+                    key.update(target.to_string_lossy().as_bytes());
                 }
             }
         }
@@ -915,8 +930,13 @@ fn layer_err(e: impl Into<BuildError>) -> lockship_layer::LayerError {
     }
 }
 
-/// Downloads every wheel (four at a time) into the cache, hash-checked.
-fn download_all(ctx: &Context, wheels: &[WheelPin]) -> Result<Vec<PathBuf>, BuildError> {
+/// Downloads every wheel (four at a time) into the cache, hash-checked and
+/// held to its declared size; a `file://` URL may only read under `file_roots`.
+fn download_all(
+    ctx: &Context,
+    wheels: &[WheelPin],
+    file_roots: &[PathBuf],
+) -> Result<Vec<PathBuf>, BuildError> {
     let mut out: Vec<Option<Result<PathBuf, BuildError>>> =
         (0..wheels.len()).map(|_| None).collect();
     for (chunk_pins, chunk_out) in wheels.chunks(4).zip(out.chunks_mut(4)) {
@@ -930,8 +950,13 @@ fn download_all(ctx: &Context, wheels: &[WheelPin]) -> Result<Vec<PathBuf>, Buil
                             source: std::io::Error::other(e),
                         })
                         .and_then(|url| {
+                            let request = lockship_fetch::Download {
+                                expected_size: pin.size,
+                                allowed_file_roots: Some(file_roots),
+                                ..lockship_fetch::Download::new(&url, &pin.sha256)
+                            };
                             ctx.fetcher
-                                .fetch_to_cache(&url, &pin.sha256, ctx.cache, ctx.reporter)
+                                .download(&request, ctx.cache, ctx.reporter)
                                 .map_err(BuildError::from)
                         });
                     *slot = Some(result);

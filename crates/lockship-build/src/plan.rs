@@ -24,6 +24,10 @@ pub struct WheelPin {
     pub url: String,
     /// Its SHA-256, checked while downloading.
     pub sha256: String,
+    /// Its size, when the lock or the index declares it: the download is
+    /// stopped as soon as more bytes arrive.
+    #[serde(skip)]
+    pub size: Option<u64>,
     /// The file is an sdist (no wheel fits the target): it is built into a
     /// wheel in the sandboxed build environment.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -232,6 +236,7 @@ pub(crate) fn pin_wheel(
                 requires_python: None,
                 yanked: false,
                 yanked_reason: None,
+                size: a.size,
             })
         })
         .collect();
@@ -309,6 +314,7 @@ pub(crate) fn pin_wheel(
         filename: file.filename.clone(),
         url: file.url.to_string(),
         sha256: sha256.trim_start_matches("sha256:").to_ascii_lowercase(),
+        size: file.size,
         from_sdist,
     })
 }

@@ -1,24 +1,21 @@
 //! The files that go with a Dockerfile: `.dockerignore` and `compose.yaml`.
 
+use std::path::Path;
+
+use lockship_project::{Dockerignore, SECRET_PATTERNS};
+
 use crate::{DockerInput, Strategy};
 
 /// What never belongs in the build context: VCS data, virtual
-/// environments, bytecode, secrets, build outputs and tool caches.
+/// environments, bytecode, build outputs and tool caches; the secrets that
+/// `lockship build` never copies ([`SECRET_PATTERNS`]) follow.
 const IGNORED: &[&str] = &[
-    ".git",
     ".hg",
     ".venv",
     "venv",
     "**/__pycache__",
     "**/*.pyc",
     "**/*.pyo",
-    ".env",
-    ".env.*",
-    "**/.ssh",
-    "**/id_rsa*",
-    "**/id_ed25519*",
-    "**/*.pem",
-    "**/*.key",
     "out/",
     "target/",
     "dist/",
@@ -39,8 +36,8 @@ const IGNORED: &[&str] = &[
     "compose.yaml",
 ];
 
-/// The `.dockerignore`: the list above, minus any entry that would hide a
-/// file the Dockerfile copies.
+/// The `.dockerignore`: the lists above, minus any entry that would hide a
+/// file the Dockerfile copies (matched as Docker matches it).
 pub(crate) fn dockerignore(i: &DockerInput) -> String {
     let copied: Vec<&str> = i
         .source_dirs
@@ -52,8 +49,11 @@ pub(crate) fn dockerignore(i: &DockerInput) -> String {
         .collect();
     let mut out =
         String::from("# Rendered by lockship: keeps the build context small and secret-free.\n");
-    for pat in IGNORED {
-        if copied.contains(&pat.trim_end_matches('/')) {
+    for pat in IGNORED.iter().chain(SECRET_PATTERNS) {
+        let hides_a_copy = Dockerignore::from_patterns(Path::new(".dockerignore"), [*pat])
+            .map(|rule| copied.iter().any(|c| rule.is_excluded(c)))
+            .unwrap_or(true);
+        if hides_a_copy {
             continue;
         }
         out.push_str(pat);

@@ -427,20 +427,61 @@ fn dockerignore_excludes() {
     let r = render(&common::uv_cli(), Strategy::Recommended).unwrap();
     let lines: Vec<&str> = r.dockerignore.lines().collect();
     for pat in [
-        ".git",
+        "**/.git",
         ".venv",
         "**/__pycache__",
         "**/*.pyc",
-        ".env",
+        "**/.env*",
+        "**/.aws",
+        "**/.npmrc",
+        "**/.pypirc",
+        "**/.netrc",
         "out/",
         "target/",
     ] {
         assert!(lines.contains(&pat), "{pat}");
     }
     let mut i = common::uv_cli();
-    i.source_dirs = vec!["build".into()];
+    i.source_dirs = vec!["build".into(), "pkg.egg-info".into()];
     let r = render(&i, Strategy::Recommended).unwrap();
     assert!(!r.dockerignore.lines().any(|l| l == "build/"));
+    assert!(!r.dockerignore.lines().any(|l| l == "*.egg-info"));
+}
+
+/// Finding 8 for rendered Dockerfiles: the `.dockerignore` they come with,
+/// read as Docker reads it, keeps secrets out and every copied path in.
+#[test]
+fn rendered_dockerignore_keeps_secrets_out_and_copies_in() {
+    use lockship_project::dockerignore;
+    let input = common::poetry_fastapi();
+    let r = render(&input, Strategy::Recommended).unwrap();
+    let rules =
+        dockerignore::parse(std::path::Path::new(".dockerignore"), &r.dockerignore).unwrap();
+    for secret in [
+        ".env",
+        ".env.production",
+        "deploy/.env",
+        ".ssh/id_ed25519",
+        ".aws/credentials",
+        ".npmrc",
+        ".pypirc",
+        ".netrc",
+        "certs/server.pem",
+        "server.key",
+        "id_rsa",
+        ".git/config",
+    ] {
+        assert!(rules.is_excluded(secret), "{secret}");
+    }
+    for copied in input
+        .source_dirs
+        .iter()
+        .chain(&input.manifest_files)
+        .chain([&input.lock.file])
+    {
+        assert!(!rules.is_excluded(copied), "{copied}");
+        assert!(!rules.is_excluded(&format!("{copied}/x.py")), "{copied}");
+    }
 }
 
 #[test]

@@ -35,6 +35,8 @@ impl Cache {
     }
 
     /// Where an entry with this hex SHA-256 lives (whether or not it exists).
+    /// Callers pass a digest they computed or checked with
+    /// [`crate::is_sha256_hex`]; [`Cache::get`] and the inserts check it.
     pub fn path_for(&self, sha256: &str) -> PathBuf {
         self.root.join("sha256").join(sha256.to_ascii_lowercase())
     }
@@ -42,6 +44,7 @@ impl Cache {
     /// Returns the entry's path if it is present and its content still matches
     /// its name. A corrupt entry is deleted and `None` is returned.
     pub fn get(&self, sha256: &str) -> Result<Option<PathBuf>, FetchError> {
+        check_sha256(sha256)?;
         let path = self.path_for(sha256);
         let file = match fs_err::File::open(&path) {
             Ok(f) => f,
@@ -65,25 +68,77 @@ impl Cache {
     /// the entry's path and hex digest.
     pub fn insert(
         &self,
-        mut reader: impl Read,
+        reader: impl Read,
         expected: Option<&str>,
         origin: &str,
     ) -> Result<(PathBuf, String), FetchError> {
+        self.insert_checked(
+            reader,
+            &Expected {
+                sha256: expected,
+                ..Expected::default()
+            },
+            origin,
+        )
+    }
+
+    /// Streams `reader` into the cache, checking what `expected` says on the
+    /// way: more bytes than the declared size (or than `max_size`) stop the
+    /// copy at once, and a short file, a wrong size or a wrong hash is an
+    /// error. On any error nothing is stored and the temporary file is
+    /// removed. Returns the entry's path and hex digest.
+    pub fn insert_checked(
+        &self,
+        mut reader: impl Read,
+        expected: &Expected<'_>,
+        origin: &str,
+    ) -> Result<(PathBuf, String), FetchError> {
+        if let Some(sha) = expected.sha256 {
+            check_sha256(sha)?;
+        }
+        let (limit, declared) = match (expected.size, expected.max_size) {
+            (Some(size), _) => (Some(size), true),
+            (None, max) => (max, false),
+        };
         let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
+        let mut total: u64 = 0;
         loop {
-            let n = match reader.read(&mut buf) {
+            // Never ask for more than one byte past the bound: a stream that
+            // goes on is stopped as soon as it passes it.
+            let want = match limit {
+                Some(limit) => {
+                    (limit.saturating_sub(total).saturating_add(1)).min(buf.len() as u64) as usize
+                }
+                None => buf.len(),
+            };
+            let n = match reader.read(&mut buf[..want]) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             };
+            total += n as u64;
+            if let Some(limit) = limit.filter(|l| total > *l) {
+                return Err(FetchError::TooLarge {
+                    url: origin.to_string(),
+                    limit,
+                    declared,
+                });
+            }
             hasher.update(&buf[..n]);
             tmp.write_all(&buf[..n])?;
         }
+        if let Some(size) = expected.size.filter(|s| *s != total) {
+            return Err(FetchError::SizeMismatch {
+                url: origin.to_string(),
+                expected: size,
+                actual: total,
+            });
+        }
         let actual = hex::encode(hasher.finalize());
-        if let Some(expected) = expected {
+        if let Some(expected) = expected.sha256 {
             if !expected.eq_ignore_ascii_case(&actual) {
                 return Err(FetchError::HashMismatch {
                     url: origin.to_string(),
@@ -113,6 +168,28 @@ impl Cache {
     /// as the entries, so finished work can be renamed into place.
     pub fn temp_dir(&self) -> Result<tempfile::TempDir, FetchError> {
         Ok(tempfile::TempDir::new_in(self.root.join("tmp"))?)
+    }
+}
+
+/// What a stream written into the cache must match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expected<'a> {
+    /// The hex SHA-256 the bytes must have.
+    pub sha256: Option<&'a str>,
+    /// The exact size the bytes must have (from the lock or the index).
+    pub size: Option<u64>,
+    /// With no `size`, the most bytes accepted.
+    pub max_size: Option<u64>,
+}
+
+/// Refuses a digest that is not 64 hex digits (it would name a path).
+fn check_sha256(sha256: &str) -> Result<(), FetchError> {
+    if crate::is_sha256_hex(sha256) {
+        Ok(())
+    } else {
+        Err(FetchError::BadSha256 {
+            value: crate::names::shown(sha256),
+        })
     }
 }
 

@@ -1,10 +1,15 @@
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
 
-use crate::{Cache, FetchError};
+use crate::{Cache, Expected, FetchError};
+
+/// The most bytes a download of no declared size may bring: 16 GiB, above
+/// the largest wheels published. Lock and index sizes bound a download
+/// exactly; this only bounds a stream that declares nothing.
+pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 16 << 30;
 
 /// Progress events from downloads. Libraries never print; the binary
 /// implements this with progress bars.
@@ -34,6 +39,39 @@ pub struct FetchOptions {
     pub connect_timeout: Duration,
     /// Per-read timeout.
     pub read_timeout: Duration,
+    /// The most bytes a download (or [`Fetcher::get_bytes`]) of no declared
+    /// size may bring; see [`DEFAULT_MAX_DOWNLOAD_BYTES`].
+    pub max_download_bytes: u64,
+}
+
+/// One file to bring into the cache: where from, and what it must be.
+#[derive(Debug, Clone)]
+pub struct Download<'a> {
+    /// Where to get it (`http`, `https` or `file`).
+    pub url: &'a Url,
+    /// Its hex SHA-256, checked while it streams.
+    pub sha256: &'a str,
+    /// Its size, when the lock or the index declares one: more bytes stop
+    /// the download at once, fewer are an error.
+    pub expected_size: Option<u64>,
+    /// Where a `file://` URL may point: `None` for a URL the user gave
+    /// (a mirror on disk), or the directories a URL from a lock may read
+    /// (the project, and any `--allow-file-urls DIR`). Either way the file
+    /// must be a regular file, and symlinks are resolved before the check.
+    pub allowed_file_roots: Option<&'a [PathBuf]>,
+}
+
+impl<'a> Download<'a> {
+    /// A download with no declared size, whose `file://` URL may point
+    /// anywhere (it comes from the user).
+    pub fn new(url: &'a Url, sha256: &'a str) -> Self {
+        Download {
+            url,
+            sha256,
+            expected_size: None,
+            allowed_file_roots: None,
+        }
+    }
 }
 
 impl Default for FetchOptions {
@@ -43,6 +81,7 @@ impl Default for FetchOptions {
             backoff: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(20),
             read_timeout: Duration::from_secs(120),
+            max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
         }
     }
 }
@@ -118,17 +157,14 @@ impl Fetcher {
         }
     }
 
-    fn open(&self, url: &Url) -> Result<(Box<dyn Read + Send>, Option<u64>), FetchError> {
+    fn open(
+        &self,
+        url: &Url,
+        roots: Option<&[PathBuf]>,
+    ) -> Result<(Box<dyn Read + Send>, Option<u64>), FetchError> {
         if url.scheme() == "file" {
-            let path = url
-                .to_file_path()
-                .map_err(|_| FetchError::Client(format!("`{url}` is not a local path")))?;
-            let file = std::fs::File::open(&path).map_err(|source| FetchError::LocalFile {
-                path: path.clone(),
-                source,
-            })?;
-            let len = file.metadata().ok().map(|m| m.len());
-            return Ok((Box::new(file), len));
+            let (file, len) = open_local(url, roots)?;
+            return Ok((Box::new(file), Some(len)));
         }
         let response =
             self.client
@@ -150,21 +186,39 @@ impl Fetcher {
         Ok((Box::new(TimedRead(response)), len))
     }
 
-    /// Downloads `url` into memory.
+    /// Downloads `url` into memory, at most
+    /// [`FetchOptions::max_download_bytes`] of it.
     pub fn get_bytes(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+        let limit = self.options.max_download_bytes;
         self.with_retries(|| {
-            let (mut reader, len) = self.open(url)?;
-            let mut buf = Vec::with_capacity(len.unwrap_or(0) as usize);
+            let (reader, len) = self.open(url, None)?;
+            if len.is_some_and(|l| l > limit) {
+                return Err(self.too_large(url, limit, false));
+            }
+            let mut buf = Vec::with_capacity(len.unwrap_or(0).min(1 << 20) as usize);
             reader
+                .take(limit.saturating_add(1))
                 .read_to_end(&mut buf)
                 .map_err(|e| self.read_error(url, e))?;
+            if buf.len() as u64 > limit {
+                return Err(self.too_large(url, limit, false));
+            }
             Ok(buf)
         })
     }
 
+    fn too_large(&self, url: &Url, limit: u64, declared: bool) -> FetchError {
+        FetchError::TooLarge {
+            url: url.to_string(),
+            limit,
+            declared,
+        }
+    }
+
     /// Returns the cache entry for `sha256`, downloading `url` into the cache
     /// first when the entry is missing or corrupt. Bytes are hashed while they
-    /// stream; a mismatch stores nothing and is an error.
+    /// stream; a mismatch stores nothing and is an error. The URL comes from
+    /// the user: see [`Fetcher::download`] for one from a lock or an index.
     pub fn fetch_to_cache(
         &self,
         url: &Url,
@@ -172,24 +226,56 @@ impl Fetcher {
         cache: &Cache,
         reporter: &dyn Reporter,
     ) -> Result<PathBuf, FetchError> {
+        self.download(&Download::new(url, sha256), cache, reporter)
+    }
+
+    /// Returns the cache entry of `request`, downloading it into the cache
+    /// first when the entry is missing or corrupt. While the bytes stream
+    /// they are hashed and counted: more than the declared size (or, with
+    /// none, than [`FetchOptions::max_download_bytes`]) stops the download
+    /// at once; a wrong final size or hash stores nothing. A `file://` URL
+    /// must resolve to a regular file under `allowed_file_roots`.
+    pub fn download(
+        &self,
+        request: &Download<'_>,
+        cache: &Cache,
+        reporter: &dyn Reporter,
+    ) -> Result<PathBuf, FetchError> {
+        let url = request.url;
         let name = url
             .path_segments()
             .and_then(|mut s| s.next_back())
             .unwrap_or("download")
             .to_string();
-        if let Some(path) = cache.get(sha256)? {
+        if let Some(path) = cache.get(request.sha256)? {
             reporter.download_done(&name, true);
             return Ok(path);
         }
+        let expected = Expected {
+            sha256: Some(request.sha256),
+            size: request.expected_size,
+            max_size: Some(self.options.max_download_bytes),
+        };
         let path = self.with_retries(|| {
-            let (reader, len) = self.open(url)?;
-            reporter.download_start(&name, len);
+            let (reader, len) = self.open(url, request.allowed_file_roots)?;
+            // A server (or file) that announces more than the bound is
+            // refused before a byte is read.
+            match (request.expected_size, len) {
+                (Some(size), Some(len)) if len > size => {
+                    return Err(self.too_large(url, size, true))
+                }
+                (None, Some(len)) if len > self.options.max_download_bytes => {
+                    return Err(self.too_large(url, self.options.max_download_bytes, false))
+                }
+                _ => {}
+            }
+            reporter.download_start(&name, request.expected_size.or(len));
             let progress = ProgressRead {
                 inner: reader,
                 reporter,
                 name: &name,
             };
-            match cache.insert(progress, Some(sha256), url.as_str()) {
+            match cache.insert_checked(progress, &expected, url.as_str()) {
                 Ok((path, _)) => Ok(path),
                 Err(FetchError::Io(e)) if is_network_io(&e) => Err(self.read_error(url, e)),
                 Err(e) => Err(e),
@@ -213,6 +299,47 @@ impl Fetcher {
             None => FetchError::Client(format!("reading `{url}` failed")),
         }
     }
+}
+
+/// Opens the regular file a `file://` URL names, after resolving every
+/// symlink and, with `roots`, checking that it lies under one of them.
+fn open_local(url: &Url, roots: Option<&[PathBuf]>) -> Result<(std::fs::File, u64), FetchError> {
+    let path = url
+        .to_file_path()
+        .map_err(|_| FetchError::Client(format!("`{url}` is not a local path")))?;
+    let local = |source| FetchError::LocalFile {
+        path: path.clone(),
+        source,
+    };
+    let real = std::fs::canonicalize(&path).map_err(local)?;
+    if let Some(roots) = roots {
+        let roots: Vec<PathBuf> = roots
+            .iter()
+            .filter_map(|r| std::fs::canonicalize(r).ok())
+            .collect();
+        if !roots.iter().any(|r| real.starts_with(r)) {
+            return Err(FetchError::FileUrlOutside {
+                url: url.to_string(),
+                path: real,
+                roots,
+            });
+        }
+    }
+    // Checked before opening: opening a FIFO would block.
+    let not_regular = |real: &Path| FetchError::NotRegularFile {
+        url: url.to_string(),
+        path: real.to_path_buf(),
+    };
+    if !std::fs::metadata(&real).map_err(local)?.is_file() {
+        return Err(not_regular(&real));
+    }
+    let file = std::fs::File::open(&real).map_err(local)?;
+    // And again on what was opened, in case the path changed in between.
+    let meta = file.metadata().map_err(local)?;
+    if !meta.is_file() {
+        return Err(not_regular(&real));
+    }
+    Ok((file, meta.len()))
 }
 
 fn is_network_io(e: &std::io::Error) -> bool {

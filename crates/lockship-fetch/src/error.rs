@@ -56,6 +56,61 @@ pub enum FetchError {
     /// The HTTP client could not be built (for example, a bad CA bundle).
     #[error("Cannot set up the HTTP client: {0}")]
     Client(String),
+    /// A download sent more bytes than its declared size (or than the cap
+    /// on downloads of no declared size); it was stopped there.
+    #[error("`{url}` sent more than the {limit} bytes {}; the download was stopped", if *declared { "its lock or index declares" } else { "allowed for a download of unknown size" })]
+    TooLarge {
+        /// Where the bytes came from.
+        url: String,
+        /// The bound that was passed.
+        limit: u64,
+        /// Whether the bound is the file's declared size (else the cap).
+        declared: bool,
+    },
+    /// A download ended at another size than the declared one.
+    #[error("`{url}` is {actual} bytes, but its lock or index declares {expected}")]
+    SizeMismatch {
+        /// Where the bytes came from.
+        url: String,
+        /// The declared size.
+        expected: u64,
+        /// The size that arrived.
+        actual: u64,
+    },
+    /// A `file://` URL points outside the directories it may read.
+    #[error("`{url}` points to `{}`, outside the directories `file://` URLs may read ({})", path.display(), roots.iter().map(|r| format!("`{}`", r.display())).collect::<Vec<_>>().join(", "))]
+    FileUrlOutside {
+        /// The URL.
+        url: String,
+        /// Where it points, with symlinks resolved.
+        path: PathBuf,
+        /// The allowed directories, resolved.
+        roots: Vec<PathBuf>,
+    },
+    /// A `file://` URL points to something that is not a regular file (a
+    /// device such as `/dev/zero`, a FIFO, a directory).
+    #[error("`{url}` points to `{}`, which is not a regular file", path.display())]
+    NotRegularFile {
+        /// The URL.
+        url: String,
+        /// Where it points, with symlinks resolved.
+        path: PathBuf,
+    },
+    /// A file name from outside (a lock, an index) is not a plain base name
+    /// of a distribution.
+    #[error("Unsafe file name `{name}`: it {reason}")]
+    UnsafeFileName {
+        /// The name, escaped and shortened for display.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A SHA-256 that is not 64 hex digits.
+    #[error("`{value}` is not a SHA-256 (64 hex digits)")]
+    BadSha256 {
+        /// The value, escaped and shortened for display.
+        value: String,
+    },
 }
 
 impl FetchError {
@@ -65,6 +120,34 @@ impl FetchError {
             FetchError::Status { status, .. } => *status >= 500 || *status == 429,
             FetchError::Unreachable { .. } => true,
             _ => false,
+        }
+    }
+
+    /// What the user can do about this error, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            FetchError::HashMismatch { .. } | FetchError::SizeMismatch { .. } => Some(
+                "the file changed on the server or in transit; if the lock is right, report it to the index; if not, regenerate the lock".into(),
+            ),
+            FetchError::TooLarge { declared: true, .. } => Some(
+                "the server sends another file than the lock or index describes; regenerate the lock, or check the index".into(),
+            ),
+            FetchError::TooLarge { declared: false, .. } => Some(
+                "give the file's size in the lock (uv.lock and pylock.toml record it), or raise `FetchOptions::max_download_bytes`".into(),
+            ),
+            FetchError::FileUrlOutside { .. } => Some(
+                "a lock may only read local files inside the project; pass `--allow-file-urls DIR` to allow another directory".into(),
+            ),
+            FetchError::NotRegularFile { .. } => Some(
+                "a `file://` URL must name a regular file (a wheel or an sdist), never a device, FIFO or directory".into(),
+            ),
+            FetchError::UnsafeFileName { .. } | FetchError::BadSha256 { .. } => Some(
+                "lockship never uses a value from a lock or an index as a path; regenerate the lock with the tool that wrote it and check who changed this entry".into(),
+            ),
+            FetchError::Status { .. } | FetchError::Unreachable { .. } => {
+                Some("check the URL and the network, then try again".into())
+            }
+            _ => None,
         }
     }
 }

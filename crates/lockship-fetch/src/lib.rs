@@ -6,6 +6,14 @@
 //! killed run never leaves a half-written entry behind, and two processes can
 //! share one cache (the last rename wins, and both wrote the same bytes).
 //!
+//! What arrives is never trusted: a [`Download`] carries the size the lock or
+//! the index declares, and the copy stops as soon as more bytes arrive (a
+//! download of no declared size is capped at
+//! [`FetchOptions::max_download_bytes`]); a `file://` URL from a lock must
+//! resolve, symlinks and all, to a regular file under the directories it
+//! may read. File names from outside pass [`check_dist_filename`] before
+//! anything joins them to a path.
+//!
 //! ```no_run
 //! use lockship_fetch::{Cache, Fetcher, FetchOptions, NoReporter};
 //! let cache = Cache::open("/tmp/lockship-cache").unwrap();
@@ -20,7 +28,14 @@
 mod cache;
 mod client;
 mod error;
+mod names;
 
-pub use cache::{sha256_hex, Cache, HashingReader};
-pub use client::{FetchOptions, Fetcher, NoReporter, Reporter};
+pub use cache::{sha256_hex, Cache, Expected, HashingReader};
+pub use client::{
+    Download, FetchOptions, Fetcher, NoReporter, Reporter, DEFAULT_MAX_DOWNLOAD_BYTES,
+};
 pub use error::FetchError;
+pub use names::{
+    check_dist_filename, check_file_name, is_sha256_hex, DistKind, MAX_FILE_NAME_BYTES,
+    SDIST_SUFFIXES,
+};

@@ -143,11 +143,46 @@ pub enum ProjectError {
         /// A group on the cycle.
         group: String,
     },
+    /// A lock entry holds a value that is not what its field allows (a path
+    /// as a package name or file name, say): refused before it is used.
+    #[error("Refusing package `{package}` in `{}`: its `{field}` `{value}` {reason}", path.display())]
+    UnsafeLockEntry {
+        /// The lockfile.
+        path: PathBuf,
+        /// The package, as written (escaped and shortened).
+        package: String,
+        /// The field (`name`, `version`, `sdist.filename`, ...).
+        field: String,
+        /// The value, as written (escaped and shortened).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A lockfile is larger than lockship reads.
+    #[error("The lockfile `{}` is larger than {} MiB", path.display(), limit >> 20)]
+    LockTooLarge {
+        /// The lockfile.
+        path: PathBuf,
+        /// The cap, in bytes ([`crate::MAX_LOCK_BYTES`]).
+        limit: u64,
+    },
     /// The target environment could not be turned into a marker environment.
     #[error("Invalid Python version `{version}` for the target environment")]
     InvalidPythonVersion {
         /// The version as given.
         version: String,
+    },
+    /// A line of a `.dockerignore` is not a valid pattern.
+    #[error("Invalid pattern `{pattern}` at line {line} of `{}`: {reason}", path.display())]
+    Dockerignore {
+        /// The `.dockerignore` file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// The line as written.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
     },
 }
 
@@ -177,6 +212,17 @@ impl ProjectError {
             Self::Toml { .. } | Self::Invalid { .. } | Self::Requirement { .. } => {
                 Some("fix the file, or regenerate it with the tool that wrote it".into())
             }
+            Self::Dockerignore { .. } => Some(
+                "`.dockerignore` takes Docker's patterns: `*`, `?`, `**`, `[a-z]`, `[^a-z]`, `\\` escapes and `!` exceptions; fix or remove the line".into(),
+            ),
+            Self::UnsafeLockEntry { .. } => Some(
+                "lockship never uses a lock value as a path; regenerate the lockfile with the tool that wrote it and check who changed this entry"
+                    .into(),
+            ),
+            Self::LockTooLarge { .. } => Some(
+                "no real lockfile is this large; check that `--lockfile` names a lockfile, and regenerate it"
+                    .into(),
+            ),
             Self::InvalidPythonVersion { .. } => {
                 Some("give a full Python version such as `3.11.9`".into())
             }
@@ -218,6 +264,36 @@ pub(crate) fn read(path: &std::path::Path) -> Result<String, ProjectError> {
     fs_err::read_to_string(path).map_err(|source| ProjectError::Io {
         path: path.to_path_buf(),
         source,
+    })
+}
+
+/// Read a lockfile to a string, refusing one larger than `limit` bytes
+/// before reading it whole (a device or FIFO is cut at the limit too).
+pub(crate) fn read_capped(path: &std::path::Path, limit: u64) -> Result<String, ProjectError> {
+    use std::io::Read;
+    let io = |source| ProjectError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let too_large = || ProjectError::LockTooLarge {
+        path: path.to_path_buf(),
+        limit,
+    };
+    let file = fs_err::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8: {e}"),
+        ))
     })
 }
 

@@ -45,6 +45,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod dockerignore;
 mod error;
 mod marker;
 mod model;
@@ -56,7 +57,9 @@ mod select;
 mod settings;
 mod stale;
 mod uv_lock;
+mod validate;
 
+pub use dockerignore::{Dockerignore, SECRET_PATTERNS};
 pub use error::ProjectError;
 pub use marker::MarkerEnv;
 pub use model::{Artifact, Dep, Lock, LockKind, LockedPackage, PackageSource};
@@ -65,6 +68,12 @@ pub use pyproject::{
 };
 pub use select::{select, Selection};
 pub use settings::{LockshipSettings, Port, UvConfig, UvIndex};
+pub use validate::{package_name as check_package_name, version as check_version};
+
+/// The largest lockfile read: 64 MiB. Real lockfiles of large monorepos stay
+/// under a few MiB; parsing costs many times a file's size in memory, so a
+/// larger file is refused before it is read.
+pub const MAX_LOCK_BYTES: u64 = 64 << 20;
 
 /// Which lockfile to read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -142,7 +151,7 @@ impl Project {
 impl Lock {
     /// Read a lockfile of the given kind, without comparing it to a project.
     pub fn read(path: &Path, kind: LockKind) -> Result<Lock, ProjectError> {
-        let text = error::read(path)?;
+        let text = error::read_capped(path, MAX_LOCK_BYTES)?;
         match kind {
             LockKind::Uv => uv_lock::parse(path, &text),
             LockKind::Poetry => poetry_lock::parse(path, &text),

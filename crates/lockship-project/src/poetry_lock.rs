@@ -8,6 +8,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::model::{sha256_of, Artifact, Dep, Lock, LockKind, LockedPackage, PackageSource};
+use crate::validate::Entry;
 use crate::{marker, normalize_name, ProjectError};
 
 #[derive(Deserialize)]
@@ -86,7 +87,12 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
     };
     let mut legacy_files = std::mem::take(&mut raw.metadata.files);
     for p in raw.package {
-        let name = normalize_name(&p.name);
+        let name = Entry::name(path, &p.name)?;
+        let entry = Entry {
+            path,
+            package: &name,
+        };
+        let version = entry.version(p.version)?;
         let bad = |m: String| ProjectError::invalid(path, &format!("package `{name}`"), m);
         let mut files = p.files;
         if files.is_empty() {
@@ -120,12 +126,21 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
                 (kind, _) => return Err(bad(format!("unsupported source type `{kind}`"))),
             },
         };
+        entry.source(&source)?;
         let mut wheels = Vec::new();
         let mut sdist = None;
         for f in files {
+            // Poetry lists every file of a release; installers of other
+            // kinds (`.egg`, `.exe`, `.msi`) are never used, but their names
+            // must still be plain.
+            if is_legacy_installer(&f.file) {
+                entry.plain_filename("files.file", &f.file)?;
+                continue;
+            }
+            entry.filename("files.file", &f.file)?;
             let artifact = Artifact {
                 url: None,
-                sha256: f.hash.as_deref().and_then(sha256_of),
+                sha256: entry.sha256("files.hash", f.hash.as_deref().and_then(sha256_of))?,
                 filename: f.file,
                 size: None,
             };
@@ -138,12 +153,13 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
         let mut dependencies = Vec::new();
         let mut optional = BTreeMap::<String, Vec<Dep>>::new();
         for (dep_name, value) in &p.dependencies {
+            entry.dep_name("dependencies", dep_name)?;
             let entries: Vec<&toml::Value> = match value {
                 toml::Value::Array(a) => a.iter().collect(),
                 v => vec![v],
             };
-            for entry in entries {
-                let (dep, is_optional) = dep_of(dep_name, entry);
+            for value in entries {
+                let (dep, is_optional) = dep_of(dep_name, value);
                 if is_optional {
                     optional.entry(dep.name.clone()).or_default().push(dep);
                 } else {
@@ -171,8 +187,8 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
         let mut groups: BTreeSet<String> = p.groups.iter().map(|g| normalize_name(g)).collect();
         groups.extend(p.category.as_deref().map(normalize_name));
         lock.packages.push(LockedPackage {
-            name,
-            version: p.version,
+            name: name.clone(),
+            version,
             source,
             wheels,
             sdist,
@@ -184,6 +200,14 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
         });
     }
     Ok(lock)
+}
+
+/// Whether a file of a release is an installer of a kind no tool installs
+/// any more (Poetry still lists them).
+fn is_legacy_installer(name: &str) -> bool {
+    [".egg", ".exe", ".msi", ".rpm", ".dmg"]
+        .iter()
+        .any(|s| name.ends_with(s))
 }
 
 /// `markers = "..."`, or `markers = { main = "...", dev = "..." }` (any of them).

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::model::{filename_of, Artifact, Lock, LockKind, LockedPackage, PackageSource};
-use crate::{normalize_name, ProjectError};
+use crate::validate::Entry;
+use crate::ProjectError;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -88,7 +89,12 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
         ..Lock::new(LockKind::Pylock, path)
     };
     for p in raw.packages {
-        let name = normalize_name(&p.name);
+        let name = Entry::name(path, &p.name)?;
+        let entry = Entry {
+            path,
+            package: &name,
+        };
+        let version = entry.version(p.version)?;
         let bad = |m: String| ProjectError::invalid(path, &format!("package `{name}`"), m);
         let url = |u: &str| Url::parse(u).map_err(|e| bad(format!("bad URL `{u}`: {e}")));
         let source = if let Some(vcs) = p.vcs {
@@ -142,11 +148,13 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
             .wheels
             .into_iter()
             .map(&artifact)
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let sdist = p.sdist.map(&artifact).transpose()?;
+        entry.source(&source)?;
+        entry.artifacts(&wheels, sdist.as_ref())?;
         lock.packages.push(LockedPackage {
-            name,
-            version: p.version,
+            name: name.clone(),
+            version,
             source,
             wheels,
             sdist,

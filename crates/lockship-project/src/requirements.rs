@@ -72,6 +72,18 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
                 message: e.message.to_string(),
             })?;
         let name = req.name.to_string();
+        let entry = crate::validate::Entry {
+            path,
+            package: &name,
+        };
+        let hashes = hashes
+            .into_iter()
+            .map(|h| {
+                entry
+                    .sha256("--hash", Some(h))
+                    .map(Option::unwrap_or_default)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let (version, source) = match &req.version_or_url {
             Some(uv_pep508::VersionOrUrl::VersionSpecifier(specs)) => {
                 let pin = specs
@@ -90,6 +102,8 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
             ),
             None => return Err(bad(format!("`{name}` is not pinned with `==`"))),
         };
+        let version = entry.version(version)?;
+        entry.source(&source)?;
         lock.packages.push(LockedPackage {
             name,
             version,

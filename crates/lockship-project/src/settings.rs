@@ -51,6 +51,12 @@ pub struct LockshipSettings {
     /// Further package indexes.
     #[serde(default)]
     pub extra_index_urls: Vec<Url>,
+    /// Copy files that look like secrets (`.env*`, `.ssh/`, `*.pem`, … see
+    /// [`crate::SECRET_PATTERNS`]) into the image. Off by default: they are
+    /// skipped with a warning unless a `!` exception in `.dockerignore`
+    /// names them.
+    #[serde(default)]
+    pub include_secrets: bool,
 }
 
 fn default_venv() -> String {
@@ -75,6 +81,7 @@ impl Default for LockshipSettings {
             base_image: None,
             index_url: None,
             extra_index_urls: Vec::new(),
+            include_secrets: false,
         }
     }
 }
@@ -179,5 +186,13 @@ mod tests {
         assert!(err.message().contains("unknown field `comand`"), "{err}");
         assert!(toml::from_str::<LockshipSettings>("ports = ['80/sctp']").is_err());
         assert!(toml::from_str::<LockshipSettings>("ports = ['http']").is_err());
+        assert!(!s.include_secrets);
+        let s: LockshipSettings = toml::from_str("include-secrets = true").unwrap();
+        assert!(s.include_secrets);
+        let err = toml::from_str::<LockshipSettings>("include-secret = true").unwrap_err();
+        assert!(
+            err.message().contains("unknown field `include-secret`"),
+            "{err}"
+        );
     }
 }

@@ -13,6 +13,10 @@
 //!   `extras`, `dev-dependencies`, `group`), which for a `[tool.poetry]`-only
 //!   project is also Poetry 1's hash. A lock without a content-hash is
 //!   checked by dependency names instead.
+//!   The project's own entry's edges (`dependencies`, `optional-dependencies`,
+//!   `dev-dependencies`), which are what [`crate::select`] walks, must name
+//!   only packages `pyproject.toml` declares in the same place: an edge it
+//!   does not declare would install a package nobody asked for.
 //! - `pylock.toml` and `requirements.txt` carry no record of their inputs:
 //!   only main dependencies without a marker are checked to be present.
 
@@ -45,6 +49,9 @@ impl Lock {
     }
 
     fn uv_difference(&self, project: &Project) -> Option<String> {
+        if let Some(reason) = self.root_edges_difference(project) {
+            return Some(reason);
+        }
         if project.format != ProjectFormat::Pep621 {
             return None;
         }
@@ -88,6 +95,58 @@ impl Lock {
         None
     }
 
+    /// An edge of the lock's root entry to a package that `pyproject.toml`
+    /// does not declare there.
+    fn root_edges_difference(&self, project: &Project) -> Option<String> {
+        let root = self.root.as_ref()?;
+        let own = project.name.as_deref();
+        let names = |reqs: &[Requirement]| -> BTreeSet<String> {
+            reqs.iter()
+                .map(|r| crate::normalize_name(&r.name))
+                .chain(own.map(str::to_string))
+                .collect()
+        };
+        let undeclared = |edges: &[crate::Dep], declared: &BTreeSet<String>, what: &str| {
+            edges.iter().find(|d| !declared.contains(&d.name)).map(|d| {
+                format!(
+                    "the lock's entry for the project depends on `{}` in {what}, which `pyproject.toml` does not declare",
+                    d.name
+                )
+            })
+        };
+        let main = names(&project.dependencies);
+        if let Some(reason) = undeclared(&root.dependencies, &main, "`dependencies`") {
+            return Some(reason);
+        }
+        for (extra, edges) in &root.optional_dependencies {
+            let declared = project
+                .optional_dependencies
+                .get(extra)
+                .map(|reqs| names(reqs))
+                .unwrap_or_default();
+            let what = format!("extra `{extra}`");
+            if let Some(reason) = undeclared(edges, &declared, &what) {
+                return Some(reason);
+            }
+        }
+        let uv_dev = uv_dev_dependencies(&project.raw);
+        for (group, edges) in &root.groups {
+            let mut declared = project
+                .dependency_groups
+                .get(group)
+                .map(|reqs| names(reqs))
+                .unwrap_or_default();
+            if group == "dev" {
+                declared.extend(uv_dev.iter().cloned());
+            }
+            let what = format!("group `{group}`");
+            if let Some(reason) = undeclared(edges, &declared, &what) {
+                return Some(reason);
+            }
+        }
+        None
+    }
+
     fn poetry_difference(&self, project: &Project) -> Option<String> {
         let Some(hash) = &self.content_hash else {
             return self.names_difference(project, true);
@@ -122,6 +181,20 @@ impl Lock {
                 )
             })
     }
+}
+
+/// The names in `[tool.uv] dev-dependencies` (uv locks them as group `dev`).
+fn uv_dev_dependencies(raw: &toml::Table) -> BTreeSet<String> {
+    raw.get("tool")
+        .and_then(|t| t.get("uv"))
+        .and_then(|t| t.get("dev-dependencies"))
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .filter_map(|r| uv_pep508::Requirement::<uv_pep508::VerbatimUrl>::from_str(r).ok())
+        .map(|r| r.name.to_string())
+        .collect()
 }
 
 fn marker_tree(marker: Option<&str>) -> MarkerTree {

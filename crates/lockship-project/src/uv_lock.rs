@@ -9,6 +9,7 @@ use url::Url;
 use crate::model::{
     filename_of, sha256_of, Artifact, Dep, Lock, LockKind, LockedPackage, PackageSource, RootEntry,
 };
+use crate::validate::Entry;
 use crate::{normalize_name, ProjectError};
 
 #[derive(Deserialize)]
@@ -64,9 +65,58 @@ struct RawFile {
     size: Option<u64>,
 }
 
+/// One `[[package]]` table and its sub-tables, and nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChunk {
+    package: Vec<RawPackage>,
+}
+
+/// Parse the document one `[[package]]` table at a time.
+///
+/// A TOML parser holds the whole document as a tree, at many times the
+/// size of the text (a 50 MB lock took 1.1 GB); parsed a table at a time,
+/// only the text and the small parsed packages are held. A chunk starts at
+/// each line that is exactly `[[package]]`. Should such a line sit inside a
+/// multi-line string, the chunk before it ends inside that string and fails
+/// to parse, so the result is either the whole-document reading or an
+/// error; a chunk may hold nothing but its package's tables.
+fn parse_chunked(path: &Path, text: &str) -> Result<RawLock, ProjectError> {
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end_matches(['\n', '\r']) == "[[package]]" {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let header_end = starts.first().copied().unwrap_or(text.len());
+    let mut raw: RawLock = crate::error::parse_toml(path, &text[..header_end])?;
+    if !raw.package.is_empty() && !starts.is_empty() {
+        return Err(ProjectError::invalid(
+            path,
+            "package",
+            "it is given both as an array and as `[[package]]` tables",
+        ));
+    }
+    let ends = starts.iter().skip(1).copied().chain([text.len()]);
+    for (start, end) in starts.iter().copied().zip(ends) {
+        let chunk = &text[start..end];
+        let parsed: RawChunk = toml::from_str(chunk).map_err(|e| {
+            let mut err = ProjectError::toml(path, chunk, &e);
+            if let ProjectError::Toml { line: Some(l), .. } = &mut err {
+                *l += text[..start].matches('\n').count();
+            }
+            err
+        })?;
+        raw.package.extend(parsed.package);
+    }
+    Ok(raw)
+}
+
 /// Read a `uv.lock` document.
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
-    let raw: RawLock = crate::error::parse_toml(path, text)?;
+    let raw = parse_chunked(path, text)?;
     if raw.version.as_integer() != Some(1) {
         return Err(ProjectError::UnsupportedLockVersion {
             path: path.to_path_buf(),
@@ -79,21 +129,31 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
         ..Lock::new(LockKind::Uv, path)
     };
     for p in raw.package {
+        let name = Entry::name(path, &p.name)?;
+        let entry = Entry {
+            path,
+            package: &name,
+        };
         let is_root = ["editable", "virtual"]
             .iter()
             .any(|k| p.source.get(*k).map(String::as_str) == Some("."));
         if is_root {
             lock.root = Some(RootEntry {
-                dependencies: deps(p.dependencies),
-                optional_dependencies: dep_map(p.optional_dependencies),
-                groups: dep_map(p.dev_dependencies),
+                dependencies: deps(&entry, "dependencies", p.dependencies)?,
+                optional_dependencies: dep_map(
+                    &entry,
+                    "optional-dependencies",
+                    p.optional_dependencies,
+                )?,
+                groups: dep_map(&entry, "dev-dependencies", p.dev_dependencies)?,
                 requires_dist: p.metadata.as_ref().and_then(|m| m.requires_dist.clone()),
                 requires_dev: p.metadata.and_then(|m| m.requires_dev),
             });
             continue;
         }
-        let name = normalize_name(&p.name);
+        let version = entry.version(p.version)?;
         let source = source(path, &name, &p.source)?;
+        entry.source(&source)?;
         let artifact = |f: RawFile| -> Result<Artifact, ProjectError> {
             let url = match f.url.as_deref() {
                 Some(u) => Some(Url::parse(u).map_err(|e| {
@@ -126,38 +186,50 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
             .wheels
             .into_iter()
             .map(&artifact)
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let sdist = p.sdist.map(&artifact).transpose()?;
+        entry.artifacts(&wheels, sdist.as_ref())?;
         lock.packages.push(LockedPackage {
-            name,
-            version: p.version,
+            version,
             source,
             wheels,
             sdist,
             hashes: Vec::new(),
-            dependencies: deps(p.dependencies),
-            optional_dependencies: dep_map(p.optional_dependencies),
+            dependencies: deps(&entry, "dependencies", p.dependencies)?,
+            optional_dependencies: dep_map(
+                &entry,
+                "optional-dependencies",
+                p.optional_dependencies,
+            )?,
             marker: None,
             groups: Default::default(),
+            name,
         });
     }
     Ok(lock)
 }
 
-fn deps(raw: Vec<RawDep>) -> Vec<Dep> {
+/// Dependency edges, each name checked (`field` names the list in errors).
+fn deps(entry: &Entry<'_>, field: &str, raw: Vec<RawDep>) -> Result<Vec<Dep>, ProjectError> {
     raw.into_iter()
-        .map(|d| Dep {
-            name: normalize_name(&d.name),
-            marker: d.marker,
-            extras: d.extra.iter().map(|e| normalize_name(e)).collect(),
-            version: d.version,
+        .map(|d| {
+            Ok(Dep {
+                name: entry.dep_name(field, &d.name)?,
+                marker: d.marker,
+                extras: d.extra.iter().map(|e| normalize_name(e)).collect(),
+                version: entry.version(d.version)?,
+            })
         })
         .collect()
 }
 
-fn dep_map(raw: BTreeMap<String, Vec<RawDep>>) -> BTreeMap<String, Vec<Dep>> {
+fn dep_map(
+    entry: &Entry<'_>,
+    field: &str,
+    raw: BTreeMap<String, Vec<RawDep>>,
+) -> Result<BTreeMap<String, Vec<Dep>>, ProjectError> {
     raw.into_iter()
-        .map(|(k, v)| (normalize_name(&k), deps(v)))
+        .map(|(k, v)| Ok((normalize_name(&k), deps(entry, &format!("{field}.{k}"), v)?)))
         .collect()
 }
 
@@ -224,6 +296,28 @@ mod tests {
                 subdirectory: Some("pkg".into()),
             }
         );
+    }
+
+    #[test]
+    fn chunked_parsing_reads_what_a_whole_parse_reads_or_fails() {
+        let text = "version = 1\n\n[[package]]\nname = \"a\"\nversion = \"1\"\nsource = { registry = \"http://127.0.0.1:9/\" }\n\n[package.metadata]\nrequires-dist = []\n\n[[package]]\nname = \"b\"\nversion = \"2\"\nsource = { registry = \"http://127.0.0.1:9/\" }\n";
+        let raw = parse_chunked(Path::new("uv.lock"), text).unwrap();
+        let names: Vec<&str> = raw.package.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(raw.package[0].metadata.is_some());
+        // A `[[package]]` line inside a multi-line string splits the string:
+        // an error, never a second reading.
+        let hidden = "version = 1\n[[package]]\nname = \"a\"\nversion = \"\"\"\n[[package]]\nname = \"b\"\n\"\"\"\nsource = { registry = \"x\" }\n";
+        let Err(err) = parse_chunked(Path::new("uv.lock"), hidden) else {
+            panic!("a split string must not parse")
+        };
+        assert!(
+            matches!(err, ProjectError::Toml { line: Some(_), .. }),
+            "{err:?}"
+        );
+        // Another table inside a package's chunk is refused.
+        let other = "version = 1\n[[package]]\nname = \"a\"\n[manifest]\nmembers = []\n";
+        assert!(parse_chunked(Path::new("uv.lock"), other).is_err());
     }
 
     #[test]

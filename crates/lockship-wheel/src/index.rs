@@ -95,6 +95,9 @@ pub struct IndexFile {
     pub yanked: bool,
     /// The reason given for yanking, if any.
     pub yanked_reason: Option<String>,
+    /// The size in bytes, when the index gives it (PEP 700); the download
+    /// is held to it.
+    pub size: Option<u64>,
 }
 
 /// Basic-auth credentials for one host.

@@ -27,6 +27,8 @@ struct JsonFile {
     requires_python: Option<String>,
     #[serde(default)]
     yanked: Option<serde_json::Value>,
+    #[serde(default)]
+    size: Option<u64>,
 }
 
 /// Parses a PEP 691 JSON project page fetched from `page` (the final URL,
@@ -40,6 +42,7 @@ pub fn parse_json_page(body: &[u8], page: &Url) -> Result<Vec<IndexFile>, WheelE
         .files
         .into_iter()
         .map(|f| {
+            check_filename(page, &f.filename)?;
             let (url, fragment_sha) = resolve(page, page, &f.url)?;
             let (yanked, yanked_reason) = match f.yanked {
                 Some(serde_json::Value::Bool(b)) => (b, None),
@@ -57,6 +60,7 @@ pub fn parse_json_page(body: &[u8], page: &Url) -> Result<Vec<IndexFile>, WheelE
                 requires_python: f.requires_python.filter(|s| !s.is_empty()),
                 yanked,
                 yanked_reason: yanked_reason.filter(|s| !s.is_empty()),
+                size: f.size,
             })
         })
         .collect()
@@ -96,6 +100,7 @@ pub fn parse_html_page(body: &str, page: &Url) -> Result<Vec<IndexFile>, WheelEr
                 .map(percent_decode)
                 .filter(|s| !s.is_empty());
             let filename = from_url.unwrap_or(text);
+            check_filename(page, &filename)?;
             let yanked_attr = attrs.get("data-yanked");
             files.push(IndexFile {
                 filename,
@@ -107,10 +112,20 @@ pub fn parse_html_page(body: &str, page: &Url) -> Result<Vec<IndexFile>, WheelEr
                     .cloned(),
                 yanked: yanked_attr.is_some(),
                 yanked_reason: yanked_attr.filter(|s| !s.is_empty()).cloned(),
+                size: None,
             });
         }
     }
     Ok(files)
+}
+
+/// Refuses a page that names a file with something other than a plain
+/// base name (`/abs/path`, `../x`, a decoded `%2F`): it would become a path.
+fn check_filename(page: &Url, filename: &str) -> Result<(), WheelError> {
+    lockship_fetch::check_file_name(filename).map_err(|e| WheelError::IndexPage {
+        url: redact(page),
+        reason: e.to_string(),
+    })
 }
 
 /// The page without `<!-- … -->` comments.
@@ -267,6 +282,25 @@ mod tests {
 
     fn page() -> Url {
         Url::parse("http://127.0.0.1:1/simple/demo-pkg/").unwrap()
+    }
+
+    #[test]
+    fn hostile_index_file_name_with_a_path_is_refused() {
+        // JSON: the file name is given as is; an absolute path is refused.
+        let json =
+            br#"{"files": [{"filename": "/some/dir/evil", "url": "evil-1.0.tar.gz", "size": 10}]}"#;
+        let err = parse_json_page(json, &page()).unwrap_err();
+        assert_eq!(
+            err.to_string().split(": ").last(),
+            Some("it is a path, not a plain file name")
+        );
+        // HTML: `%2F` in the link decodes to `/`.
+        let html = r#"<a href="..%2F..%2Fevil-1.0.tar.gz">x</a>"#;
+        let err = parse_html_page(html, &page()).unwrap_err();
+        assert!(err.to_string().contains("`../../evil-1.0.tar.gz`"), "{err}");
+        // PEP 700 sizes are kept, so the download is held to them.
+        let json = br#"{"files": [{"filename": "demo_pkg-1.0.tar.gz", "url": "demo_pkg-1.0.tar.gz", "size": 10}]}"#;
+        assert_eq!(parse_json_page(json, &page()).unwrap()[0].size, Some(10));
     }
 
     #[test]

@@ -78,6 +78,7 @@ mod tests {
             requires_python: None,
             yanked: false,
             yanked_reason: None,
+            size: None,
         }
     }
 

@@ -86,6 +86,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, plan_only: bool) -> Result<Exit
     };
     let mut options = BuildOptions::new(args.project.clone(), base_options(python, &args.runtime)?);
     options.python_request = asked;
+    options.allowed_file_roots = args.allow_file_urls.clone();
     options.compile = !args.runtime.no_compile;
     options.index_url = args.index_url.clone();
     options.user = args.user.clone();
