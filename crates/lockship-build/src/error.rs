@@ -99,6 +99,16 @@ pub enum BuildError {
         /// What was looked for.
         reason: String,
     },
+    /// A path dependency of the lock that cannot be packed.
+    #[error("Refusing the path dependency `{package}` at `{}`: {reason}", path.display())]
+    PathDependency {
+        /// The package.
+        package: String,
+        /// The path, as the lock gives it (joined to the lock's directory).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A project file or link resolves outside the project directory.
     #[error("Refusing `{}` from the project `{}`: {reason}", path.display(), project.display())]
     ProjectPath {
@@ -179,6 +189,9 @@ impl BuildError {
             ),
             BuildError::ProjectCode { .. } => Some(
                 "put the package in `src/NAME/` or `NAME/` (NAME with underscores), or list it in `[tool.poetry] packages`".into(),
+            ),
+            BuildError::PathDependency { .. } => Some(
+                "a lock may only point at directories inside its own or its git work tree; pass `--allow-file-urls DIR` to allow another one, or fix the lock's `path` source".into(),
             ),
             BuildError::ProjectPath { .. } => Some(
                 "lockship packs only what is inside the project directory: copy the files into the project, or leave the link out with a `.dockerignore` line".into(),

@@ -28,11 +28,20 @@ pub struct GitPin {
 /// The pin of a locked package that is packed on the host: from git (at
 /// its commit), or a local path (`commit` empty, `url` the directory,
 /// relative paths taken from the lockfile's directory).
-pub(crate) fn pin(package: &LockedPackage, lock_dir: &Path) -> Result<Option<GitPin>, BuildError> {
+///
+/// A local path must resolve (links followed) inside the lockfile's directory,
+/// the git work tree that holds it, or one of `allowed_roots` (`--allow-file-urls`): a lock is outside input,
+/// and a path source of `/home/me/.ssh` would otherwise be packed.
+pub(crate) fn pin(
+    package: &LockedPackage,
+    lock_dir: &Path,
+    allowed_roots: &[PathBuf],
+) -> Result<Option<GitPin>, BuildError> {
     if let PackageSource::Path { path, .. } = &package.source {
+        let dir = local_path(package, lock_dir, Path::new(path), allowed_roots)?;
         return Ok(Some(GitPin {
             name: package.name.clone(),
-            url: lock_dir.join(path).to_string_lossy().into_owned(),
+            url: dir.to_string_lossy().into_owned(),
             commit: String::new(),
             subdirectory: None,
         }));
@@ -55,6 +64,55 @@ pub(crate) fn pin(package: &LockedPackage, lock_dir: &Path) -> Result<Option<Git
         commit,
         subdirectory: subdirectory.clone(),
     }))
+}
+
+/// The root of the git work tree that holds `dir` (the nearest ancestor with
+/// a `.git`), where a monorepo keeps its path dependencies side by side.
+fn work_tree_root(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    dir.ancestors()
+        .find(|a| std::fs::symlink_metadata(a.join(".git")).is_ok())
+        .map(Path::to_path_buf)
+}
+
+/// The directory of a path dependency, checked to lie inside the lock's
+/// directory or an allowed root once every link is resolved.
+fn local_path(
+    package: &LockedPackage,
+    lock_dir: &Path,
+    path: &Path,
+    allowed_roots: &[PathBuf],
+) -> Result<PathBuf, BuildError> {
+    let joined = lock_dir.join(path);
+    let resolved = std::fs::canonicalize(&joined).map_err(|e| BuildError::PathDependency {
+        package: package.name.clone(),
+        path: joined.clone(),
+        reason: format!("it cannot be read ({e})"),
+    })?;
+    let roots: Vec<PathBuf> = std::iter::once(lock_dir.to_path_buf())
+        .chain(work_tree_root(lock_dir))
+        .chain(allowed_roots.iter().cloned())
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .collect();
+    if !roots.iter().any(|r| resolved.starts_with(r)) {
+        return Err(BuildError::PathDependency {
+            package: package.name.clone(),
+            path: joined,
+            reason: format!(
+                "it resolves to `{}`, outside the lockfile's directory `{}` and its git work tree",
+                resolved.display(),
+                lock_dir.display()
+            ),
+        });
+    }
+    if !resolved.is_dir() {
+        return Err(BuildError::PathDependency {
+            package: package.name.clone(),
+            path: joined,
+            reason: "it is not a directory".into(),
+        });
+    }
+    Ok(resolved)
 }
 
 fn git(args: &[&str], dir: Option<&Path>, pin: &GitPin) -> Result<(), BuildError> {
@@ -140,4 +198,74 @@ pub(crate) fn content_key(pin: &GitPin) -> Result<String, BuildError> {
     }
     hasher.update(format!("{:?}\0{:?}", project.version, project.scripts));
     Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn path_package(path: &Path) -> LockedPackage {
+        LockedPackage {
+            name: "evil".into(),
+            version: Some("1.0".into()),
+            source: PackageSource::Path {
+                path: path.to_path_buf(),
+                editable: false,
+            },
+            wheels: Vec::new(),
+            sdist: None,
+            hashes: Vec::new(),
+            dependencies: Vec::new(),
+            optional_dependencies: BTreeMap::new(),
+            marker: None,
+            groups: BTreeSet::new(),
+        }
+    }
+
+    /// Issue 12: a lock's path source pointed at a host directory, and that
+    /// directory was packed into the image.
+    #[test]
+    fn hostile_lock_path_dependency_outside_the_lock_is_refused() {
+        let project = tempfile::tempdir().unwrap();
+        let canary = tempfile::tempdir().unwrap();
+        std::fs::write(canary.path().join("id_rsa"), b"secret").unwrap();
+        let inside = project.path().join("libs/inner");
+        std::fs::create_dir_all(&inside).unwrap();
+        std::os::unix::fs::symlink(canary.path(), project.path().join("libs/sneaky")).unwrap();
+
+        for bad in [
+            canary.path().to_path_buf(),
+            PathBuf::from("../").join(canary.path().file_name().unwrap()),
+            PathBuf::from("libs/sneaky"),
+        ] {
+            let err = pin(&path_package(&bad), project.path(), &[]).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("Refusing the path dependency `evil`"), "{msg}");
+            assert!(msg.contains("outside the lockfile's directory"), "{msg}");
+            assert!(err.hint().unwrap().contains("--allow-file-urls"));
+        }
+        // Inside the lock's directory, or under a root the user names: fine.
+        let ok = pin(&path_package(Path::new("libs/inner")), project.path(), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(PathBuf::from(ok.url), inside.canonicalize().unwrap());
+        // A sibling in the same git work tree (a monorepo) is fine too.
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(repo.path().join(".git")).unwrap();
+        std::fs::create_dir_all(repo.path().join("app")).unwrap();
+        std::fs::create_dir_all(repo.path().join("lib")).unwrap();
+        assert!(pin(
+            &path_package(Path::new("../lib")),
+            &repo.path().join("app"),
+            &[]
+        )
+        .is_ok());
+        let allowed = [canary.path().to_path_buf()];
+        assert!(pin(&path_package(canary.path()), project.path(), &allowed).is_ok());
+        assert_eq!(
+            std::fs::read(canary.path().join("id_rsa")).unwrap(),
+            b"secret"
+        );
+    }
 }

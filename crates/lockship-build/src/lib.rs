@@ -199,7 +199,8 @@ fn plan_with_base(
     let mut wheels = Vec::new();
     let mut git = Vec::new();
     for package in selected {
-        match git::pin(package, lock.path.parent().unwrap_or(Path::new(".")))? {
+        let lock_dir = lock.path.parent().unwrap_or(Path::new("."));
+        match git::pin(package, lock_dir, &options.allowed_file_roots)? {
             Some(pin) => git.push(pin),
             None => wheels.push(plan::pin_wheel(package, &target, &client)?),
         }

@@ -246,8 +246,8 @@ pub struct BuildArgs {
     /// oci:DIR, oci-archive:FILE or docker-archive:FILE [default: `[tool.lockship] base-image`]
     #[arg(long, value_name = "REF")]
     pub base_image: Option<String>,
-    /// Let `file://` URLs in the lock read files under DIR too (repeatable);
-    /// by default they may only read inside the project
+    /// Let `file://` URLs and path dependencies in the lock read under DIR too
+    /// (repeatable); by default they may only read inside the project and the lock's directory
     #[arg(long = "allow-file-urls", value_name = "DIR")]
     pub allow_file_urls: Vec<PathBuf>,
 }

@@ -421,7 +421,14 @@ fn a_path_dependency_is_installed_and_its_changes_rebuild_the_venv() {
         require("uv (installed with pip into a test venv)", false);
         return;
     };
+    // A monorepo: the app and its path dependency side by side in one git
+    // work tree (a lock may read outside its directory only within that).
     let dir = tempfile::tempdir().unwrap();
+    run_ok(
+        std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path()),
+    );
     let lib = dir.path().join("greetlib");
     write(
         &lib.join("pyproject.toml"),
