@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use lockship_layer::{Compression, Layer};
+use lockship_oci::spec::ImageConfiguration;
 use lockship_oci::{History, Image, ImageConfig, Output, Platform};
 use lockship_runtime::{Context, DebPin};
 use lockship_wheel::{Arch, Libc, WheelTarget};
@@ -63,8 +64,8 @@ pub struct PulledBase {
     pub source: String,
     /// The image manifest's digest where it came from.
     pub manifest_digest: String,
-    /// The image config, whole.
-    pub config: serde_json::Value,
+    /// The image config, typed.
+    pub config: ImageConfiguration,
     /// The layers, bottom first, as stored (same digests as in the source).
     pub layers: Vec<Layer>,
 }
@@ -202,9 +203,8 @@ fn pull_local(
     ctx.reporter
         .phase(&format!("reading the base image {output}"));
     let (image, readers) = lockship_oci::read_platform_image(output, platform)?;
-    let diff_ids = diff_ids(&image.config);
     let mut layers = Vec::new();
-    for ((layer, reader), diff_id) in image.layers.iter().zip(readers).zip(diff_ids) {
+    for (layer, reader) in image.layers.iter().zip(readers) {
         // The blob is hashed on its way into the cache (or when found there)
         // and must have the digest its manifest names; its diff_id is checked
         // when it is unpacked.
@@ -226,7 +226,7 @@ fn pull_local(
             &layer.media_type,
             &layer.digest,
             layer.size,
-            &diff_id,
+            &layer.diff_id,
         )?);
     }
     Ok(PulledBase {
@@ -265,18 +265,18 @@ fn pull_registry(
             ),
         });
     }
-    if config.diff_ids.len() != manifest.layers.len() {
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
         return Err(BuildError::BaseImage {
             source_ref: reference.to_string(),
             reason: format!(
                 "its manifest has {} layers but its config {} diff_ids",
                 manifest.layers.len(),
-                config.diff_ids.len()
+                config.rootfs.diff_ids.len()
             ),
         });
     }
     let mut layers = Vec::new();
-    for (desc, diff_id) in manifest.layers.iter().zip(&config.diff_ids) {
+    for (desc, diff_id) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
         let path = client.fetch_blob_to_cache(&manifest.reference, desc, ctx.cache)?;
         layers.push(layer_of(
             &reference.to_string(),
@@ -290,20 +290,9 @@ fn pull_registry(
     Ok(PulledBase {
         source: reference.to_string(),
         manifest_digest: manifest.manifest.digest.clone(),
-        config: config.raw,
+        config,
         layers,
     })
-}
-
-fn diff_ids(config: &serde_json::Value) -> Vec<String> {
-    config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A base image unpacked and probed.
@@ -467,59 +456,34 @@ pub fn prepare(
 }
 
 /// The base config's run-time settings, which the build's own settings then override.
-fn image_config(config: &serde_json::Value) -> ImageConfig {
-    let c = &config["config"];
-    let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
-        v.as_array().map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-    };
+fn image_config(config: &ImageConfiguration) -> ImageConfig {
+    let c = &config.config;
+    let set = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
     ImageConfig {
-        user: c["User"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-        env: strings(&c["Env"]).unwrap_or_default(),
-        entrypoint: strings(&c["Entrypoint"]),
-        cmd: strings(&c["Cmd"]),
-        working_dir: c["WorkingDir"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-        labels: c["Labels"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        exposed_ports: c["ExposedPorts"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default(),
-        stop_signal: c["StopSignal"].as_str().map(str::to_string),
+        user: set(&c.user),
+        env: c.env.clone(),
+        entrypoint: c.entrypoint.clone(),
+        cmd: c.cmd.clone(),
+        working_dir: set(&c.working_dir),
+        labels: c.labels.clone(),
+        exposed_ports: c.exposed_ports.keys().cloned().collect(),
+        stop_signal: c.stop_signal.clone(),
     }
 }
 
 /// The base's history, or, when it has none that matches its layers, one
 /// entry per layer (the layers lockship adds get entries, and the spec wants
 /// the non-empty entries to match the layers one to one).
-fn history(config: &serde_json::Value, layers: usize, source: &str) -> Vec<History> {
-    let entries: Vec<History> = config["history"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|h| History {
-                    created_by: h["created_by"].as_str().unwrap_or("").to_string(),
-                    comment: h["comment"].as_str().map(str::to_string),
-                    empty_layer: h["empty_layer"].as_bool().unwrap_or(false),
-                })
-                .collect()
+fn history(config: &ImageConfiguration, layers: usize, source: &str) -> Vec<History> {
+    let entries: Vec<History> = config
+        .history
+        .iter()
+        .map(|h| History {
+            created_by: h.created_by.clone().unwrap_or_default(),
+            comment: h.comment.clone(),
+            empty_layer: h.empty_layer,
         })
-        .unwrap_or_default();
+        .collect();
     if entries.iter().filter(|h| !h.empty_layer).count() == layers {
         return entries;
     }
@@ -571,15 +535,6 @@ fn python_minor(file_name: &str) -> Option<(u8, u8)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-fn env_var<'a>(config: &'a serde_json::Value, name: &str) -> Option<&'a str> {
-    config["config"]["Env"].as_array()?.iter().find_map(|v| {
-        v.as_str()?
-            .split_once('=')
-            .filter(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-    })
-}
-
 /// Looks inside the tree for the interpreter, the C library and the OS.
 pub(crate) fn probe(
     tree: &Path,
@@ -591,7 +546,7 @@ pub(crate) fn probe(
         source_ref: pulled.source.clone(),
         reason,
     };
-    let config_arch = pulled.config["architecture"].as_str().unwrap_or("");
+    let config_arch = pulled.config.architecture.as_str();
     if config_arch != platform.architecture {
         return Err(fail(format!(
             "it is a `{config_arch}` image, and the build is for {platform}"
@@ -600,7 +555,9 @@ pub(crate) fn probe(
     let (os_id, codename) = os_release(tree);
     let libc = probe_libc(tree, platform);
     // The interpreter: `python3` on the image's PATH, else any python3.X there.
-    let path_var = env_var(&pulled.config, "PATH")
+    let path_var = pulled
+        .config
+        .env_var("PATH")
         .unwrap_or("/usr/local/bin:/usr/bin:/bin")
         .to_string();
     let mut found: Vec<(String, (u8, u8))> = Vec::new();
@@ -678,7 +635,9 @@ pub(crate) fn probe(
         && packages
             .iter()
             .any(|p| p.name == format!("python{major}.{minor}-minimal"));
-    let full = env_var(&pulled.config, "PYTHON_VERSION")
+    let full = pulled
+        .config
+        .env_var("PYTHON_VERSION")
         .filter(|v| v.starts_with(&format!("{major}.{minor}.")))
         .map(str::to_string)
         .or_else(|| {
@@ -712,14 +671,7 @@ pub(crate) fn probe(
         suite,
         debian_python,
         has_ca_bundle: resolve_in(tree, lockship_runtime::fsbase::CA_BUNDLE).is_some(),
-        env: pulled.config["config"]["Env"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        env: pulled.config.config.env.clone(),
         path_var,
         packages,
         libc_kind: libc,
@@ -880,7 +832,13 @@ mod tests {
         PulledBase {
             source: "oci:test".into(),
             manifest_digest: "sha256:00".into(),
-            config: serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Env": env}}),
+            config: serde_json::from_value(serde_json::json!({
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {"Env": env},
+                "rootfs": {"type": "layers", "diff_ids": []},
+            }))
+            .unwrap(),
             layers: Vec::new(),
         }
     }

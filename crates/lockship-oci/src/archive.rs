@@ -6,12 +6,10 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use lockship_layer::{Compression, Layer};
-use serde::Serialize;
 
 use crate::blob::{sha256_digest, sha256_hex};
-use crate::image::{
-    to_json, DescriptorJson, IndexJson, PlatformJson, ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX,
-    MEDIA_TYPE_MANIFEST,
+use crate::spec::{
+    to_json, Descriptor, DockerManifestEntry, ImageIndex, ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX,
 };
 use crate::{Image, OciError};
 
@@ -61,26 +59,18 @@ impl Plan {
     }
 
     /// Add an image's config, manifest and layers; return the manifest's descriptor.
-    fn add_image(&mut self, image: &Image) -> DescriptorJson {
+    fn add_image(&mut self, image: &Image) -> Descriptor {
         self.add_bytes(image.config_json());
         for layer in &image.layers {
             self.add_layer(layer);
         }
-        let manifest = image.manifest_json();
-        let size = manifest.len() as u64;
-        let digest = self.add_bytes(manifest);
-        let mut desc = DescriptorJson::new(MEDIA_TYPE_MANIFEST, digest, size);
-        desc.platform = Some(PlatformJson::from(&image.platform));
-        desc
+        self.add_bytes(image.manifest_json());
+        image.manifest_descriptor()
     }
 }
 
-fn index_json(manifests: Vec<DescriptorJson>) -> Vec<u8> {
-    to_json(&IndexJson {
-        schema_version: 2,
-        media_type: MEDIA_TYPE_INDEX,
-        manifests,
-    })
+fn index_json(manifests: Vec<Descriptor>) -> Vec<u8> {
+    to_json(&ImageIndex::new(manifests))
 }
 
 /// Normalise a tag for use as a reference: check it and add `:latest` when no tag is given.
@@ -184,21 +174,13 @@ pub(crate) fn plan_index(
     let size = index.len() as u64;
     let digest = plan.add_bytes(index);
     plan.digest = digest.clone();
-    let mut desc = DescriptorJson::new(MEDIA_TYPE_INDEX, digest, size);
+    let mut desc = Descriptor::new(MEDIA_TYPE_INDEX, digest, size);
     if let Some(tag) = tag {
         desc.annotations
             .insert(ANNOTATION_REF_NAME.to_string(), tag);
     }
     plan.files.insert("index.json", index_json(vec![desc]));
     Ok(plan)
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct DockerManifestEntry {
-    config: String,
-    repo_tags: Vec<String>,
-    layers: Vec<String>,
 }
 
 fn docker_manifest(image: &Image, tag: Option<&str>) -> Vec<u8> {

@@ -2,27 +2,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lockship_layer::Layer;
-use serde::Serialize;
-
 use crate::blob::sha256_digest;
+use crate::spec::{self, to_json, Descriptor, MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST};
 use crate::{OciError, Platform};
-
-/// `application/vnd.oci.image.manifest.v1+json`
-pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// `application/vnd.oci.image.index.v1+json`
-pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// `application/vnd.oci.image.config.v1+json`
-pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-/// The annotation that names a manifest in an OCI layout's `index.json`.
-pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
-/// The annotation containerd (and Docker 25+) use for the full image name.
-pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
+use lockship_layer::Layer;
 
 /// The runtime configuration of an image (the `config` object of the OCI image config).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
-    /// User (name or uid[:gid]) the process runs as.
+    /// User (name or `uid[:gid]`) the process runs as.
     pub user: Option<String>,
     /// Environment, as `KEY=value`.
     pub env: Vec<String>,
@@ -88,169 +76,50 @@ pub struct Image {
     pub annotations: BTreeMap<String, String>,
 }
 
-// ---- JSON documents. Structs (not maps) so that the byte order never depends on serde_json
-// features another crate of the build may switch on.
-
-#[derive(Serialize)]
-pub(crate) struct PlatformJson {
-    pub(crate) architecture: String,
-    pub(crate) os: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) variant: Option<String>,
-}
-
-impl From<&Platform> for PlatformJson {
-    fn from(p: &Platform) -> PlatformJson {
-        PlatformJson {
-            architecture: p.architecture.clone(),
-            os: p.os.clone(),
-            variant: p.variant.clone(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct DescriptorJson {
-    pub(crate) media_type: String,
-    pub(crate) digest: String,
-    pub(crate) size: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) platform: Option<PlatformJson>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) annotations: BTreeMap<String, String>,
-}
-
-impl DescriptorJson {
-    pub(crate) fn new(media_type: &str, digest: String, size: u64) -> DescriptorJson {
-        DescriptorJson {
-            media_type: media_type.to_string(),
-            digest,
-            size,
-            platform: None,
-            annotations: BTreeMap::new(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct IndexJson {
-    pub(crate) schema_version: u32,
-    pub(crate) media_type: &'static str,
-    pub(crate) manifests: Vec<DescriptorJson>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ManifestJson {
-    schema_version: u32,
-    media_type: &'static str,
-    config: DescriptorJson,
-    layers: Vec<DescriptorJson>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    annotations: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct ConfigJson<'a> {
-    created: String,
-    architecture: &'a str,
-    os: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    variant: Option<&'a str>,
-    config: ContainerConfigJson<'a>,
-    rootfs: RootFsJson<'a>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    history: Vec<HistoryJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct Empty {}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ContainerConfigJson<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<&'a str>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    exposed_ports: BTreeMap<&'a str, Empty>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    env: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    entrypoint: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cmd: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    working_dir: Option<&'a str>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    labels: &'a BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stop_signal: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct RootFsJson<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    diff_ids: Vec<&'a str>,
-}
-
-#[derive(Serialize)]
-struct HistoryJson<'a> {
-    created: &'a str,
-    created_by: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<&'a str>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    empty_layer: bool,
-}
-
-pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serialising these plain structs cannot fail.
-    serde_json::to_vec(value).expect("JSON serialisation of OCI documents")
-}
-
 impl Image {
     /// The OCI image config (`application/vnd.oci.image.config.v1+json`), deterministic bytes.
     pub fn config_json(&self) -> Vec<u8> {
+        to_json(&self.config_document())
+    }
+
+    /// The OCI image config as a document (what [`Image::config_json`] writes).
+    pub fn config_document(&self) -> spec::ImageConfiguration {
         let created = rfc3339(self.created);
         let c = &self.config;
-        let config = ConfigJson {
-            created: created.clone(),
-            architecture: &self.platform.architecture,
-            os: &self.platform.os,
-            variant: self.platform.variant.as_deref(),
-            config: ContainerConfigJson {
-                user: c.user.as_deref(),
+        spec::ImageConfiguration {
+            created: Some(created.clone()),
+            architecture: self.platform.architecture.clone(),
+            os: self.platform.os.clone(),
+            variant: self.platform.variant.clone(),
+            config: spec::ContainerConfig {
+                user: c.user.clone(),
                 exposed_ports: c
                     .exposed_ports
                     .iter()
-                    .map(|p| (p.as_str(), Empty {}))
+                    .map(|p| (p.clone(), spec::EmptyObject {}))
                     .collect(),
-                env: &c.env,
-                entrypoint: c.entrypoint.as_deref(),
-                cmd: c.cmd.as_deref(),
-                working_dir: c.working_dir.as_deref(),
-                labels: &c.labels,
-                stop_signal: c.stop_signal.as_deref(),
+                env: c.env.clone(),
+                entrypoint: c.entrypoint.clone(),
+                cmd: c.cmd.clone(),
+                working_dir: c.working_dir.clone(),
+                labels: c.labels.clone(),
+                stop_signal: c.stop_signal.clone(),
             },
-            rootfs: RootFsJson {
-                kind: "layers",
-                diff_ids: self.layers.iter().map(|l| l.diff_id.as_str()).collect(),
+            rootfs: spec::RootFs {
+                kind: "layers".to_string(),
+                diff_ids: self.layers.iter().map(|l| l.diff_id.clone()).collect(),
             },
             history: self
                 .history
                 .iter()
-                .map(|h| HistoryJson {
-                    created: &created,
-                    created_by: &h.created_by,
-                    comment: h.comment.as_deref(),
+                .map(|h| spec::History {
+                    created: Some(created.clone()),
+                    created_by: Some(h.created_by.clone()),
+                    comment: h.comment.clone(),
                     empty_layer: h.empty_layer,
                 })
                 .collect(),
-        };
-        to_json(&config)
+        }
     }
 
     /// `sha256:<hex>` of [`Image::config_json`].
@@ -261,10 +130,10 @@ impl Image {
     /// The OCI image manifest (`application/vnd.oci.image.manifest.v1+json`), deterministic bytes.
     pub fn manifest_json(&self) -> Vec<u8> {
         let config = self.config_json();
-        let manifest = ManifestJson {
+        let manifest = spec::ImageManifest {
             schema_version: 2,
-            media_type: MEDIA_TYPE_MANIFEST,
-            config: DescriptorJson::new(
+            media_type: Some(MEDIA_TYPE_MANIFEST.to_string()),
+            config: Descriptor::new(
                 MEDIA_TYPE_CONFIG,
                 sha256_digest(&config),
                 config.len() as u64,
@@ -272,11 +141,24 @@ impl Image {
             layers: self
                 .layers
                 .iter()
-                .map(|l| DescriptorJson::new(l.media_type(), l.digest.clone(), l.size))
+                .map(|l| Descriptor::new(l.media_type(), l.digest.clone(), l.size))
                 .collect(),
             annotations: self.annotations.clone(),
         };
         to_json(&manifest)
+    }
+
+    /// The descriptor of [`Image::manifest_json`], with the image's platform: its entry in an
+    /// image index.
+    pub fn manifest_descriptor(&self) -> Descriptor {
+        let manifest = self.manifest_json();
+        let mut desc = Descriptor::new(
+            MEDIA_TYPE_MANIFEST,
+            sha256_digest(&manifest),
+            manifest.len() as u64,
+        );
+        desc.platform = Some(spec::Platform::from(&self.platform));
+        desc
     }
 
     /// `sha256:<hex>` of [`Image::manifest_json`]: the image's digest.
@@ -310,6 +192,14 @@ impl Image {
         }
         Ok(())
     }
+}
+
+/// The OCI image index over `images` (one platform each), deterministic bytes: the blob
+/// [`crate::write_index_output`] stores and a registry push sends, so both give one digest.
+pub fn index_json(images: &[Image]) -> Vec<u8> {
+    to_json(&spec::ImageIndex::new(
+        images.iter().map(Image::manifest_descriptor).collect(),
+    ))
 }
 
 /// Format Unix seconds as RFC 3339 in UTC (`1970-01-01T00:00:00Z`).

@@ -12,8 +12,16 @@
 //!
 //! [`write_output`] never leaves a half-written output: it writes under a temporary name next
 //! to the target and renames at the end. [`write_index_output`] writes a multi-platform image
-//! index. [`validate`] reads any output back and checks every digest, size, media type and
-//! diff id; [`open_image_layers`] hands out the uncompressed layer tars for inspection.
+//! index.
+//!
+//! Reading goes the other way: [`read_platform_image`] reads the image of one platform from
+//! an OCI layout, an oci-archive or a docker-archive (also the `manifest.json`-only one of
+//! `docker save` before Docker 25), checked as it is read; [`open_image_layers`] hands out the
+//! uncompressed layer tars for inspection. [`validate`] reads any output back and checks every
+//! digest, size, media type and diff id.
+//!
+//! The documents themselves (descriptor, index, manifest, config, `manifest.json`) are typed
+//! once, in [`spec`], for writing and reading alike.
 //!
 //! The library never prints; errors are [`OciError`], with [`OciError::hint`] for the user.
 //!
@@ -56,19 +64,20 @@ mod error;
 mod image;
 mod output;
 mod platform;
+mod source;
+pub mod spec;
 #[cfg(test)]
 mod testutil;
 mod validate;
 
 pub use docker::{docker_available, docker_socket, load_into_docker, DEFAULT_SOCKET};
 pub use error::OciError;
-pub use image::{
-    rfc3339, History, Image, ImageConfig, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME,
-    MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
-};
+pub use image::{index_json, rfc3339, History, Image, ImageConfig};
 pub use output::{write_index_output, write_output, Output, WriteSummary};
 pub use platform::{Platform, SUPPORTED as SUPPORTED_PLATFORMS};
-pub use validate::{
-    open_image_layers, open_platform_layers, read_platform_image, validate, ValidatedImage,
-    ValidatedLayer,
+pub use source::{open_image_layers, open_platform_layers, read_platform_image};
+pub use spec::{
+    ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_MANIFEST,
 };
+pub use validate::{validate, ValidatedImage, ValidatedLayer};

@@ -56,8 +56,10 @@ fn every_output_validates() {
             assert_eq!(v.manifest_digest, summary.digest, "{output}");
             assert_eq!(v.platform, Platform::linux_amd64());
             assert_eq!(v.tags, vec![TAG.to_string()], "{output}");
-            assert_eq!(v.config["config"]["WorkingDir"], "/app");
-            assert_eq!(v.config["created"], "2023-11-14T22:13:20Z");
+            assert_eq!(v.config.config.working_dir.as_deref(), Some("/app"));
+            assert_eq!(v.config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+            assert_eq!(v.config, image.config_document(), "{output}");
+            assert_eq!(v.config_digest, image.config_digest(), "{output}");
             let diff_ids: Vec<&str> = image.layers.iter().map(|l| l.diff_id.as_str()).collect();
             let got: Vec<&str> = v.layers.iter().map(|l| l.diff_id.as_str()).collect();
             assert_eq!(got, diff_ids);
@@ -494,4 +496,91 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// An image of uncompressed layers only (so its bytes depend on no compressor), for `platform`.
+fn plain_image(dir: &Path, platform: &str) -> Image {
+    let mut image = two_layer_image(dir, Compression::None);
+    image.layers[0] = testutil::make_layer(
+        dir,
+        &[("usr/local/bin/python3", b"#!/bin/false\n")],
+        Compression::None,
+    );
+    image.platform = platform.parse().unwrap();
+    image
+        .annotations
+        .insert("org.opencontainers.image.source".into(), "app".into());
+    image
+}
+
+fn sha256_of(path: &Path) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+    )
+}
+
+/// The bytes of every document lockship writes are part of some digest: they are pinned
+/// here, so a change of the OCI model that reorders a field or writes an empty one shows.
+#[test]
+fn written_documents_keep_their_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let amd64 = plain_image(dir.path(), "linux/amd64");
+    let arm = plain_image(dir.path(), "linux/arm/v7");
+    let single = Output::OciDir(dir.path().join("single"));
+    write_output(&amd64, &single, Some(TAG)).unwrap();
+    let docker = Output::DockerArchive(dir.path().join("docker.tar"));
+    write_output(&amd64, &docker, Some(TAG)).unwrap();
+    let multi = Output::OciDir(dir.path().join("multi"));
+    let summary = write_index_output(&[amd64.clone(), arm.clone()], &multi, Some(TAG)).unwrap();
+    let got = [
+        ("config", amd64.config_digest()),
+        ("manifest", amd64.digest()),
+        ("arm manifest", arm.digest()),
+        ("index blob", summary.digest),
+        (
+            "single index.json",
+            sha256_of(&dir.path().join("single/index.json")),
+        ),
+        (
+            "multi index.json",
+            sha256_of(&dir.path().join("multi/index.json")),
+        ),
+        ("docker-archive", sha256_of(&dir.path().join("docker.tar"))),
+    ];
+    let expected = [
+        (
+            "config",
+            "sha256:83e17d84cdfe45fac1814c43226a18666b2bbf7b3d0574d0335ae9169d3b2992",
+        ),
+        (
+            "manifest",
+            "sha256:731337b250d765904ed051c711293092d8d21a479d5657b1f3ae00e978b4b5f5",
+        ),
+        (
+            "arm manifest",
+            "sha256:9be897e95befa151b9ca99a61295188f85431ec239c69c1b1c053d0b3e3533c1",
+        ),
+        (
+            "index blob",
+            "sha256:f94a4a5fd5e253ebefcfdd89b45199f2204d9be9baf6e0454bfddc070dc7507b",
+        ),
+        (
+            "single index.json",
+            "sha256:a13a566022de4a40a18e7fe42cf2a569f82a03c8ab5932b62bca5a8294e590cb",
+        ),
+        (
+            "multi index.json",
+            "sha256:4e47b427f0600ec89c57d021d1663b000587ed9116744358caa7d85dafc0475d",
+        ),
+        (
+            "docker-archive",
+            "sha256:83b6c62b15d2f9d1cd9ba29193fb677c1b8968b02910bad737474a447a7396ff",
+        ),
+    ];
+    assert_eq!(got.len(), expected.len());
+    for ((what, digest), (_, want)) in got.iter().zip(expected) {
+        assert_eq!(digest, want, "{what}");
+    }
 }

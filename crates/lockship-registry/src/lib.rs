@@ -64,14 +64,17 @@ pub use auth::{
 };
 pub use client::{Client, ClientOptions};
 pub use error::RegistryError;
+/// The OCI image index of several images, as `lockship_oci::write_index_output` stores it.
+pub use lockship_oci::index_json;
+/// The OCI documents are `lockship-oci`'s, typed once for every reader and writer.
+pub use lockship_oci::spec::{
+    Descriptor, MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_MANIFEST,
+    MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+};
 pub use pull::{
-    Descriptor, FetchedManifest, ImageConfigInfo, ImageManifest, PlatformDescriptor,
-    ACCEPTED_MANIFEST_TYPES, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, MEDIA_TYPE_DOCKER_CONFIG,
-    MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+    FetchedManifest, ImageManifest, ACCEPTED_MANIFEST_TYPES, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE,
 };
-pub use push::{
-    image_blobs, index_json, Blob, BlobSource, PushOptions, PushReport, DEFAULT_CHUNK_SIZE,
-};
+pub use push::{image_blobs, Blob, BlobSource, PushOptions, PushReport, DEFAULT_CHUNK_SIZE};
 pub use reference::Reference;
 
 /// `sha256:<hex>` of some bytes.

@@ -1,29 +1,21 @@
 //! Pulling: manifests (with platform choice from an index) , configs and blobs.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use lockship_fetch::{Cache, FetchError, Reporter};
+use lockship_oci::spec::{
+    Descriptor, ImageConfiguration, ImageIndex, Versioned, MEDIA_TYPE_DOCKER_MANIFEST,
+    MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+};
 use lockship_oci::Platform;
 use reqwest::blocking::Response;
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
 
 use crate::client::{header, status_error, Req};
 use crate::push::{Blob, BlobSource};
 use crate::{sha256_digest, Client, Reference, RegistryError};
-
-/// `application/vnd.docker.distribution.manifest.v2+json`
-pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// `application/vnd.docker.distribution.manifest.list.v2+json`
-pub const MEDIA_TYPE_DOCKER_MANIFEST_LIST: &str =
-    "application/vnd.docker.distribution.manifest.list.v2+json";
-/// `application/vnd.docker.container.image.v1+json`
-pub const MEDIA_TYPE_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-/// `application/vnd.docker.image.rootfs.diff.tar.gzip`
-pub const MEDIA_TYPE_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 /// The largest manifest or index accepted: 4 MiB, as containerd and Docker.
 pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
@@ -60,59 +52,6 @@ impl FetchedManifest {
     }
 }
 
-/// A platform as written in an index entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PlatformDescriptor {
-    /// `amd64`, `arm64`, `arm`...
-    pub architecture: String,
-    /// `linux`...
-    pub os: String,
-    /// `v7`, `v8`...
-    #[serde(default)]
-    pub variant: Option<String>,
-}
-
-impl std::fmt::Display for PlatformDescriptor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-/// A content descriptor (config, layer or index entry).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    /// The media type, kept as the registry wrote it (Docker or OCI).
-    pub media_type: String,
-    /// `sha256:<hex>`.
-    pub digest: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// The platform (index entries only).
-    #[serde(default)]
-    pub platform: Option<PlatformDescriptor>,
-    /// Annotations.
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ManifestDoc {
-    #[serde(default)]
-    media_type: Option<String>,
-    #[serde(default)]
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
-    #[serde(default)]
-    manifests: Vec<Descriptor>,
-}
-
 /// A single-platform image manifest resolved from a reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageManifest {
@@ -144,44 +83,6 @@ impl ImageManifest {
             })
             .collect()
     }
-}
-
-/// The parts of an image config lockship reads (the whole document is in `raw`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImageConfigInfo {
-    /// The config's `architecture`.
-    pub architecture: String,
-    /// The config's `os`.
-    pub os: String,
-    /// `config.Env`, as `KEY=value`.
-    pub env: Vec<String>,
-    /// `rootfs.diff_ids`.
-    pub diff_ids: Vec<String>,
-    /// The whole document.
-    pub raw: serde_json::Value,
-}
-
-impl ImageConfigInfo {
-    /// The value of an environment variable in `config.Env` (e.g. `PYTHON_VERSION`).
-    pub fn env_var(&self, name: &str) -> Option<&str> {
-        self.env.iter().find_map(|kv| {
-            kv.split_once('=')
-                .filter(|(k, _)| *k == name)
-                .map(|(_, v)| v)
-        })
-    }
-}
-
-fn platform_matches(p: &PlatformDescriptor, want: &Platform) -> bool {
-    let variant = |v: Option<&str>, arch: &str| match (arch, v) {
-        ("arm64", None) => Some("v8".to_string()),
-        ("arm", None) => Some("v7".to_string()),
-        (_, v) => v.map(str::to_string),
-    };
-    p.os == want.os
-        && p.architecture == want.architecture
-        && variant(p.variant.as_deref(), &p.architecture)
-            == variant(want.variant.as_deref(), &want.architecture)
 }
 
 impl Client {
@@ -232,7 +133,7 @@ impl Client {
                 });
             }
         }
-        let doc: ManifestDoc =
+        let doc: Versioned =
             serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadResponse {
                 registry: reference.registry.clone(),
                 what: format!("GET {url}"),
@@ -264,15 +165,11 @@ impl Client {
         let mut fetched = self.fetch_manifest(reference)?;
         let mut current = reference.clone();
         if fetched.is_index() {
-            let doc = parse_doc(reference, &fetched)?;
+            let doc: ImageIndex = parse_doc(reference, &fetched)?;
             let chosen = doc
                 .manifests
                 .iter()
-                .find(|m| {
-                    m.platform
-                        .as_ref()
-                        .is_some_and(|p| platform_matches(p, platform))
-                })
+                .find(|m| m.platform.as_ref().is_some_and(|p| p.matches(platform)))
                 .ok_or_else(|| RegistryError::PlatformNotFound {
                     reference: reference.to_string(),
                     platform: platform.to_string(),
@@ -291,16 +188,11 @@ impl Client {
                 });
             }
         }
-        let doc = parse_doc(&current, &fetched)?;
-        let config = doc.config.ok_or_else(|| RegistryError::BadResponse {
-            registry: reference.registry.clone(),
-            what: format!("the manifest of {current}"),
-            message: "it has no `config`".into(),
-        })?;
+        let doc: lockship_oci::spec::ImageManifest = parse_doc(&current, &fetched)?;
         Ok(ImageManifest {
             reference: reference.with_digest(&fetched.digest),
             manifest: fetched,
-            config,
+            config: doc.config,
             layers: doc.layers,
         })
     }
@@ -350,7 +242,7 @@ impl Client {
 
     /// Fetch and parse an image's config (at most [`MAX_CONFIG_SIZE`] bytes, and no more
     /// than its descriptor says).
-    pub fn fetch_config(&self, image: &ImageManifest) -> Result<ImageConfigInfo, RegistryError> {
+    pub fn fetch_config(&self, image: &ImageManifest) -> Result<ImageConfiguration, RegistryError> {
         let what = format!("Config `{}` of `{}`", image.config.digest, image.reference);
         if image.config.size > MAX_CONFIG_SIZE {
             // Its manifest says so: not worth a request.
@@ -367,27 +259,10 @@ impl Client {
         let (limit, why) = (image.config.size, "the size its manifest gives");
         let bytes =
             self.fetch_blob_capped(&image.reference, &image.config.digest, &what, limit, why)?;
-        let raw: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadResponse {
-                registry: image.reference.registry.clone(),
-                what: format!("config {}", image.config.digest),
-                message: format!("not JSON: {e}"),
-            })?;
-        let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
-            v.and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        Ok(ImageConfigInfo {
-            architecture: raw["architecture"].as_str().unwrap_or("").into(),
-            os: raw["os"].as_str().unwrap_or("").into(),
-            env: strings(raw.get("config").and_then(|c| c.get("Env"))),
-            diff_ids: strings(raw.get("rootfs").and_then(|r| r.get("diff_ids"))),
-            raw,
+        serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadResponse {
+            registry: image.reference.registry.clone(),
+            what: format!("config {}", image.config.digest),
+            message: format!("not an image config: {e}"),
         })
     }
 
@@ -570,7 +445,10 @@ fn read_capped(resp: Response, cap: &Capped) -> Result<Vec<u8>, RegistryError> {
     Ok(bytes)
 }
 
-fn parse_doc(reference: &Reference, m: &FetchedManifest) -> Result<ManifestDoc, RegistryError> {
+fn parse_doc<T: serde::de::DeserializeOwned>(
+    reference: &Reference,
+    m: &FetchedManifest,
+) -> Result<T, RegistryError> {
     serde_json::from_slice(&m.bytes).map_err(|e| RegistryError::BadResponse {
         registry: reference.registry.clone(),
         what: format!("the manifest of {reference}"),

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lockship_fetch::Reporter;
-use lockship_oci::{Image, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
+use lockship_oci::{index_json, Image, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
 use reqwest::blocking::{Body, Response};
 use reqwest::{Method, StatusCode};
-use serde::Serialize;
 use url::Url;
 
 use crate::client::{header, status_error, Req};
@@ -126,57 +125,6 @@ impl Read for ProgressRead {
         self.reporter.download_progress(&self.name, n as u64);
         Ok(n)
     }
-}
-
-#[derive(Serialize)]
-struct PlatformJson<'a> {
-    architecture: &'a str,
-    os: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    variant: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct IndexEntry<'a> {
-    media_type: &'a str,
-    digest: String,
-    size: u64,
-    platform: PlatformJson<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct IndexJson<'a> {
-    schema_version: u32,
-    media_type: &'a str,
-    manifests: Vec<IndexEntry<'a>>,
-}
-
-/// The OCI image index for `images`, byte for byte as `lockship_oci::write_index_output`
-/// writes it (so the digest is the same).
-pub fn index_json(images: &[Image]) -> Vec<u8> {
-    let index = IndexJson {
-        schema_version: 2,
-        media_type: MEDIA_TYPE_INDEX,
-        manifests: images
-            .iter()
-            .map(|image| {
-                let manifest = image.manifest_json();
-                IndexEntry {
-                    media_type: MEDIA_TYPE_MANIFEST,
-                    digest: sha256_digest(&manifest),
-                    size: manifest.len() as u64,
-                    platform: PlatformJson {
-                        architecture: &image.platform.architecture,
-                        os: &image.platform.os,
-                        variant: image.platform.variant.as_deref(),
-                    },
-                }
-            })
-            .collect(),
-    };
-    serde_json::to_vec(&index).expect("JSON serialisation of an image index")
 }
 
 /// The blobs of an image: its layers (from disk), then its config.

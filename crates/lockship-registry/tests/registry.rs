@@ -32,7 +32,7 @@ fn verify_pulled(client: &Client, reference: &Reference, image: &lockship_oci::I
     let config = client.fetch_config(&resolved).unwrap();
     assert_eq!(config.env_var("PYTHON_VERSION"), Some("3.12.4"));
     assert_eq!(config.architecture, image.platform.architecture);
-    assert_eq!(config.diff_ids.len(), image.layers.len());
+    assert_eq!(config.rootfs.diff_ids.len(), image.layers.len());
 }
 
 #[test]

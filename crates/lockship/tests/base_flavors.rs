@@ -186,12 +186,12 @@ fn stand_ins_are_reproducible_and_labelled() {
     run_ok(cmd.arg("--output").arg(format!("oci:{}", layout.display())));
     let images = lockship_oci::validate(&lockship_oci::Output::OciDir(layout)).unwrap();
     let config = &images[0].config;
-    let history = config["history"][0]["created_by"].as_str().unwrap();
+    let history = config.history[0].created_by.as_deref().unwrap();
     assert!(
         history.starts_with("lockship base --python 3.11 --platform linux/amd64 --flavor slim"),
         "{history}"
     );
-    assert_eq!(config["config"]["Labels"]["dev.lockship.flavor"], "slim");
+    assert_eq!(config.config.labels["dev.lockship.flavor"], "slim");
     for cert in &certs {
         let name = cert.file_name().unwrap().to_string_lossy().into_owned();
         assert!(history.contains(&format!("--ca-cert {name}")), "{history}");

@@ -102,7 +102,7 @@ fn arm64_image_is_built_without_emulation() {
     assert_eq!(summary["platform"], "linux/arm64");
     let images = lockship_oci::validate(&lockship_oci::Output::OciDir(layout.clone())).unwrap();
     assert_eq!(images.len(), 1);
-    assert_eq!(images[0].config["architecture"], "arm64");
+    assert_eq!(images[0].config.architecture, "arm64");
     assert_eq!(images[0].platform.architecture, "arm64");
     let layers = lockship_oci::open_image_layers(&lockship_oci::Output::OciDir(layout)).unwrap();
     let mut found = false;
