@@ -1,14 +1,26 @@
-//! Bytecode, compiled by the image's own interpreter.
+//! Bytecode, compiled by the image's own interpreter, in the sandbox.
 //!
 //! Debian writes the stdlib's `.pyc` files in maintainer scripts, so an
 //! unpacked package has none, and a read-only image would compile on every
 //! start. lockship compiles them as unchecked-hash `.pyc` (valid whatever the
-//! file mtimes, and reproducible), running the image's interpreter from the
-//! staged tree through its own dynamic loader, or, for a foreign
-//! architecture, a host Python of the same minor version.
+//! file mtimes, and reproducible), running the image's interpreter through
+//! its own dynamic loader inside [`lockship_sandbox`]: the image's tree
+//! read-only as `/`, only the directories being compiled writable (at their
+//! in-image paths), no network, no host paths, an empty environment and
+//! resource limits. Nothing from the image ever runs on the host: without
+//! bubblewrap, compiling fails (`--no-compile` builds without bytecode).
+//!
+//! For a foreign architecture, a host Python of the same minor version
+//! compiles instead. The host's Python is trusted and runs outside the
+//! sandbox, but only on directories that go through no symlink and hold no
+//! `__pycache__` symlink, so it never writes through a link the tree planted.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use lockship_sandbox::{real_path_under, Bind, Limits, Network, Run, Sandbox};
 
 use crate::error::io_err;
 use crate::{PythonRuntime, RuntimeError};
@@ -16,18 +28,19 @@ use crate::{PythonRuntime, RuntimeError};
 /// How to run a Python that matches the image.
 #[derive(Debug, Clone)]
 pub enum Interpreter {
-    /// The image's own interpreter, through its own loader and libraries.
+    /// The image's own interpreter, through its own loader and libraries,
+    /// run in the sandbox. Paths but `root` are in-image paths.
     InTree {
-        /// The staged root.
+        /// The tree, on the host; it becomes the sandbox's `/`.
         root: PathBuf,
-        /// The dynamic loader inside the tree.
-        loader: PathBuf,
-        /// The tree's library directories.
+        /// The dynamic loader (`/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2`).
+        loader: String,
+        /// The library directories, `:`-separated.
         library_path: String,
-        /// The interpreter inside the tree.
-        python: PathBuf,
-        /// Its `PYTHONHOME`: the tree's copy of the install prefix (`ROOT/usr`).
-        home: PathBuf,
+        /// The interpreter (`/usr/bin/python3.11`).
+        python: String,
+        /// Its `PYTHONHOME`: the install prefix (`/usr`).
+        home: String,
     },
     /// A host interpreter of the same minor version (cross-architecture builds).
     Host(PathBuf),
@@ -37,33 +50,36 @@ impl Interpreter {
     /// Describes the interpreter for messages.
     pub fn describe(&self) -> String {
         match self {
-            Interpreter::InTree { python, .. } => format!("{} (from the image)", python.display()),
+            Interpreter::InTree { python, loader, .. } => {
+                format!("{python} (from the image, run by its loader {loader} in the sandbox)")
+            }
             Interpreter::Host(p) => format!("{} (host)", p.display()),
         }
     }
+}
 
-    /// A command that runs this interpreter with `args`.
-    pub fn command(&self) -> Command {
-        match self {
-            Interpreter::InTree {
-                root: _,
-                loader,
-                library_path,
-                python,
-                home,
-            } => {
-                let mut cmd = Command::new(loader);
-                cmd.arg("--library-path").arg(library_path).arg(python);
-                cmd.env_clear();
-                cmd.env("PYTHONHOME", home);
-                cmd.env("LANG", "C.UTF-8");
-                cmd
-            }
-            Interpreter::Host(python) => {
-                let mut cmd = Command::new(python);
-                cmd.env_remove("PYTHONPATH").env_remove("PYTHONHOME");
-                cmd
-            }
+/// How to compile.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Where to look for `bwrap` (a PATH-style list); `None` is `$PATH`.
+    pub sandbox_path: Option<OsString>,
+    /// The sandbox's limits. Defaults: 4096 processes, 4 GiB of address
+    /// space per process, 1 GiB per file, 15 minutes of CPU time per process
+    /// and of wall time in all.
+    pub limits: Limits,
+}
+
+impl Default for CompileOptions {
+    fn default() -> CompileOptions {
+        CompileOptions {
+            sandbox_path: None,
+            limits: Limits {
+                memory_bytes: 4 << 30,
+                file_size_bytes: 1 << 30,
+                cpu_seconds: 900,
+                wall_time: Duration::from_secs(900),
+                ..Limits::default()
+            },
         }
     }
 }
@@ -97,16 +113,15 @@ pub fn find_interpreter(
     triplet: &str,
 ) -> Option<Interpreter> {
     if debian_arch == host_debian_arch() {
-        let libdir = root.join("usr/lib").join(triplet);
-        let loader = libdir.join(loader_name(debian_arch)?);
-        let py = root.join("usr/bin").join(python.binary());
-        if loader.exists() && py.exists() {
+        let loader = format!("/usr/lib/{triplet}/{}", loader_name(debian_arch)?);
+        let py = format!("/usr/bin/{}", python.binary());
+        if let (Some(loader), Some(py)) = (in_image(root, &loader), in_image(root, &py)) {
             return Some(Interpreter::InTree {
                 root: root.to_path_buf(),
                 loader,
-                library_path: format!("{}:{}", libdir.display(), root.join("usr/lib").display()),
+                library_path: format!("/usr/lib/{triplet}:/usr/lib"),
                 python: py,
-                home: root.join("usr"),
+                home: "/usr".to_string(),
             });
         }
     }
@@ -166,6 +181,14 @@ pub fn resolve_in_tree(root: &Path, in_image: &str) -> Option<PathBuf> {
     on_disk.exists().then_some(on_disk)
 }
 
+/// The in-image path `in_image` resolves to inside `root` (symlinks
+/// followed inside the tree), if it exists there.
+fn in_image(root: &Path, in_image: &str) -> Option<String> {
+    let on_disk = resolve_in_tree(root, in_image)?;
+    let rel = on_disk.strip_prefix(root).ok()?;
+    Some(format!("/{}", rel.to_string_lossy()))
+}
+
 /// Like [`find_interpreter`], for an interpreter anywhere in a tree someone
 /// else made (`/usr/local/bin/python3.12` of the official images): its
 /// prefix becomes `PYTHONHOME`, and glibc's or musl's loader of the tree runs it.
@@ -196,28 +219,27 @@ pub fn find_interpreter_at(
         }
         loaders.push(format!("/lib/{musl}"));
         loaders.push(format!("/usr/lib/{musl}"));
-        let loader = loaders.iter().find_map(|l| resolve_in_tree(root, l));
-        let py = resolve_in_tree(root, python);
+        let loader = loaders.iter().find_map(|l| in_image(root, l));
+        let py = in_image(root, python);
         if let (Some(loader), Some(py)) = (loader, py) {
-            let prefix = prefix.trim_start_matches('/');
+            let prefix = prefix.trim_end_matches('/');
             let dirs = [
                 format!("{prefix}/lib"),
-                format!("usr/lib/{triplet}"),
-                format!("lib/{triplet}"),
-                "usr/lib".to_string(),
-                "lib".to_string(),
+                format!("/usr/lib/{triplet}"),
+                format!("/lib/{triplet}"),
+                "/usr/lib".to_string(),
+                "/lib".to_string(),
             ];
-            let library_path = dirs
-                .iter()
-                .map(|d| root.join(d).display().to_string())
-                .collect::<Vec<_>>()
-                .join(":");
             return Some(Interpreter::InTree {
                 root: root.to_path_buf(),
                 loader,
-                library_path,
+                library_path: dirs.join(":"),
                 python: py,
-                home: root.join(prefix),
+                home: if prefix.is_empty() {
+                    "/".to_string()
+                } else {
+                    prefix.to_string()
+                },
             });
         }
     }
@@ -239,42 +261,148 @@ for src, ddir in zip(sys.argv[1::2], sys.argv[2::2]):
 sys.exit(0 if ok else 1)
 "#;
 
-/// Compiles every `.py` under each in-image directory of `dirs` to
-/// unchecked-hash bytecode, with tracebacks naming the in-image paths.
-/// Returns how many `.pyc` files the tree holds afterwards.
+/// Compiles every `.py` under each in-image directory of `dirs` (found under
+/// `root`) to unchecked-hash bytecode, with tracebacks naming the in-image
+/// paths. Returns how many `.pyc` files the directories hold afterwards.
 pub fn compile_dirs(
     root: &Path,
     interpreter: &Interpreter,
     dirs: &[String],
 ) -> Result<usize, RuntimeError> {
-    let mut cmd = interpreter.command();
-    // No bytecode from the compiler's own imports: those would be
-    // timestamp-based, and compileall would then keep them.
-    cmd.env("PYTHONHASHSEED", "0")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .arg("-c")
-        .arg(COMPILE);
+    compile_dirs_with(root, interpreter, dirs, &CompileOptions::default())
+}
+
+/// [`compile_dirs`], with the sandbox's lookup and limits given.
+pub fn compile_dirs_with(
+    root: &Path,
+    interpreter: &Interpreter,
+    dirs: &[String],
+    options: &CompileOptions,
+) -> Result<usize, RuntimeError> {
+    let refused = |cause| RuntimeError::CompileSandbox {
+        interpreter: interpreter.describe(),
+        cause,
+    };
+    // Every directory is a real one under `root`: nothing is ever bound or
+    // written through a symlink the tree planted.
+    let mut host_dirs = Vec::new();
     for dir in dirs {
-        cmd.arg(root.join(dir.trim_start_matches('/'))).arg(dir);
+        host_dirs.push(real_path_under(root, dir).map_err(refused)?);
     }
-    let out = cmd
-        .output()
-        .map_err(io_err("run", interpreter.describe()))?;
-    if !out.status.success() {
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let (ok, text) = match interpreter {
+        Interpreter::InTree {
+            root: tree,
+            loader,
+            library_path,
+            python,
+            home,
+        } => {
+            let sandbox = Sandbox::find_in(
+                options
+                    .sandbox_path
+                    .clone()
+                    .or_else(|| std::env::var_os("PATH"))
+                    .as_deref(),
+            )
+            .map_err(refused)?;
+            let logs = tempfile::tempdir().map_err(io_err("create", std::env::temp_dir()))?;
+            let log = logs.path().join("compile.log");
+            let mut argv = vec![
+                loader.clone(),
+                "--library-path".to_string(),
+                library_path.clone(),
+                python.clone(),
+                "-c".to_string(),
+                COMPILE.to_string(),
+            ];
+            let mut binds = Vec::new();
+            for (dir, host) in dirs.iter().zip(&host_dirs) {
+                // Mounted at its in-image path: the source is the directory
+                // itself, and `ddir` names it the same.
+                argv.push(dir.clone());
+                argv.push(dir.clone());
+                binds.push(Bind::read_write(host, dir.clone()));
+            }
+            let outcome = sandbox
+                .run(&Run {
+                    root: tree,
+                    binds,
+                    // No bytecode from the compiler's own imports: those
+                    // would be timestamp-based, and compileall would then
+                    // keep them.
+                    env: vec![
+                        ("PYTHONHOME".into(), home.clone()),
+                        ("LANG".into(), "C.UTF-8".into()),
+                        ("PYTHONHASHSEED".into(), "0".into()),
+                        ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+                    ],
+                    argv,
+                    chdir: "/".into(),
+                    network: Network::None,
+                    limits: options.limits.clone(),
+                    log: &log,
+                })
+                .map_err(refused)?;
+            let mut text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(limit) = outcome.limit_hit() {
+                text.push_str(&format!("\n(stopped by the sandbox's {limit})"));
+            }
+            (outcome.success(), text)
+        }
+        Interpreter::Host(python) => {
+            // The host's own Python is trusted; it must not write through
+            // a `__pycache__` link of the tree.
+            for host in &host_dirs {
+                refuse_pycache_links(host).map_err(refused)?;
+            }
+            let mut cmd = Command::new(python);
+            cmd.env_remove("PYTHONPATH")
+                .env_remove("PYTHONHOME")
+                .env("PYTHONHASHSEED", "0")
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .arg("-c")
+                .arg(COMPILE);
+            for (dir, host) in dirs.iter().zip(&host_dirs) {
+                cmd.arg(host).arg(dir);
+            }
+            let out = cmd
+                .output()
+                .map_err(io_err("run", interpreter.describe()))?;
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            (out.status.success(), text)
+        }
+    };
+    if !ok {
         let tail: Vec<&str> = text.lines().rev().take(20).collect();
         return Err(RuntimeError::Compile {
             interpreter: interpreter.describe(),
             output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
-    Ok(dirs
+    Ok(host_dirs
         .iter()
-        .flat_map(|d| walkdir::WalkDir::new(root.join(d.trim_start_matches('/'))))
+        .flat_map(walkdir::WalkDir::new)
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "pyc"))
         .count())
+}
+
+/// Refuses a directory that holds a `__pycache__` symlink (compileall would
+/// write through it).
+fn refuse_pycache_links(dir: &Path) -> Result<(), lockship_sandbox::SandboxError> {
+    for entry in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if entry.file_type().is_symlink() && entry.file_name() == "__pycache__" {
+            return Err(lockship_sandbox::SandboxError::SymlinkInPath {
+                path: entry.path().to_path_buf(),
+                link: entry.path().to_path_buf(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Removes extension modules of the stdlib whose shared libraries are not in

@@ -34,12 +34,21 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
     /// Running the image's own interpreter to compile bytecode failed.
-    #[error("Compiling the standard library's bytecode with `{interpreter}` failed:\n{output}")]
+    #[error("Compiling bytecode with `{interpreter}` failed:\n{output}")]
     Compile {
         /// The interpreter command.
         interpreter: String,
         /// What it printed.
         output: String,
+    },
+    /// Compiling bytecode could not run safely: no sandbox, the sandbox
+    /// failed or timed out, or a directory goes through a symlink.
+    #[error("Cannot compile bytecode with `{interpreter}`: {cause}")]
+    CompileSandbox {
+        /// The interpreter.
+        interpreter: String,
+        /// Why.
+        cause: lockship_sandbox::SandboxError,
     },
     /// The interpreter this runtime needs is missing from the unpacked packages.
     #[error("The unpacked runtime has no `{path}`")]
@@ -78,6 +87,11 @@ impl RuntimeError {
                 Some("check that the disk has room and the directory is writable".to_string())
             }
             RuntimeError::Debian(e) => e.hint(),
+            RuntimeError::CompileSandbox { cause, .. } => cause.hint(),
+            RuntimeError::Compile { .. } => Some(
+                "the image's interpreter could not compile its own bytecode; check that the base image runs this Python, or pass `--no-compile`"
+                    .to_string(),
+            ),
             _ => None,
         }
     }

@@ -64,6 +64,16 @@ pub enum SdistError {
         /// The package.
         package: String,
     },
+    /// The sandbox stopped the build (wall-time limit) or refused a path.
+    #[error("Building `{package}` {version} in the sandbox failed: {cause}")]
+    Sandbox {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// What the sandbox said.
+        cause: lockship_sandbox::SandboxError,
+    },
     /// The sandbox itself could not start.
     #[error("The sandbox (`bwrap`) could not start: {message}")]
     SandboxFailed {
@@ -169,6 +179,7 @@ impl SdistError {
             SdistError::ForeignArchitecture { package, .. } => Some(format!(
                 "build on a machine of the target architecture, or pin a version of `{package}` that ships a wheel for it"
             )),
+            SdistError::Sandbox { cause, .. } => cause.hint(),
             SdistError::Runtime(e) => e.hint(),
             SdistError::Debian(e) => e.hint(),
             SdistError::Fetch(_) | SdistError::Io { .. } => None,

@@ -2,10 +2,15 @@
 //!
 //! The build follows PEP 517 (pip is the front end: it reads the sdist's
 //! `[build-system]`, installs its build requirements in isolation and calls
-//! the backend), inside a [`sandbox`] whose root is a
+//! the backend), inside [`lockship_sandbox`] whose root is a
 //! [`lockship_runtime::buildenv`] tree of the runtime's own Debian suite and
 //! architecture, so the wheel links against the same libraries the image
-//! has. Wheels are cached under the sdist's hash, the suite, architecture,
+//! has. The sandbox has the build environment read-only, a writable
+//! `/build` (the sdist and the wheel's output) and `/tmp`, an empty
+//! environment but the build's own variables, user 65532, and
+//! [`lockship_sandbox::Limits`]. It shares the host's network, because pip
+//! fetches the build requirements from the index inside; index URLs go in
+//! without their user and password, so no credential enters the sandbox. Wheels are cached under the sdist's hash, the suite, architecture,
 //! Python and build packages: a second build, or another project, reuses
 //! them without compiling.
 //!
@@ -40,7 +45,6 @@
 
 pub mod diagnose;
 mod error;
-pub mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -53,7 +57,7 @@ use sha2::{Digest, Sha256};
 pub use diagnose::{diagnose, Diagnosis, Missing};
 use error::io_err;
 pub use error::{MissingFile, SdistError};
-pub use sandbox::Sandbox;
+pub use lockship_sandbox::{Limits, Sandbox};
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -71,6 +75,9 @@ pub struct SdistOptions {
     pub epoch: u64,
     /// More environment for the build (`[tool.lockship] build-env`).
     pub env_vars: Vec<(String, String)>,
+    /// The sandbox's limits (defaults: [`Limits::default`], an hour of wall
+    /// time, 8 GiB of address space per process, 4096 processes).
+    pub limits: Limits,
 }
 
 impl SdistOptions {
@@ -82,6 +89,7 @@ impl SdistOptions {
             auto_packages: false,
             index_urls: Vec::new(),
             env_vars: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -209,7 +217,7 @@ pub fn build_wheel(
             host: host.to_string(),
         });
     }
-    let sandbox = Sandbox::find().ok_or_else(|| SdistError::NoSandbox {
+    let sandbox = Sandbox::find().map_err(|_| SdistError::NoSandbox {
         package: request.name.clone(),
     })?;
     let mut env_options = options.env.clone();
@@ -344,23 +352,40 @@ fn build_once(
         ("CPPFLAGS".into(), String::new()),
     ];
     vars.extend(options.env_vars.iter().cloned());
-    if let Some(index) = options.index_urls.first() {
+    // Index URLs without their user and password: no credential enters the
+    // sandbox (a private index then answers 401 to the build).
+    let indexes: Vec<String> = options
+        .index_urls
+        .iter()
+        .map(|u| without_userinfo(u))
+        .collect();
+    if let Some(index) = indexes.first() {
         vars.push(("PIP_INDEX_URL".into(), index.clone()));
     }
-    if options.index_urls.len() > 1 {
-        vars.push((
-            "PIP_EXTRA_INDEX_URL".into(),
-            options.index_urls[1..].join(" "),
-        ));
+    if indexes.len() > 1 {
+        vars.push(("PIP_EXTRA_INDEX_URL".into(), indexes[1..].join(" ")));
     }
     let python = env.python.binary();
     ctx.reporter.phase(&format!(
         "building {} {} from its sdist",
         request.name, request.version
     ));
-    let ok = sandbox.run(&sandbox::SandboxRun {
+    let mut binds = vec![lockship_sandbox::Bind::read_write(work.path(), "/build")];
+    // Name resolution and the CA bundle for the index (the network is shared).
+    if let Some(ca) = host_ca_bundle() {
+        binds.push(lockship_sandbox::Bind::read_only(
+            ca,
+            "/etc/ssl/certs/ca-certificates.crt",
+        ));
+    }
+    for file in ["/etc/resolv.conf", "/etc/hosts"] {
+        if Path::new(file).is_file() {
+            binds.push(lockship_sandbox::Bind::read_only(file, file));
+        }
+    }
+    let outcome = sandbox.run(&lockship_sandbox::Run {
         root: &env.root,
-        work: work.path(),
+        binds,
         env: vars,
         argv: vec![
             format!("/usr/bin/{python}"),
@@ -372,8 +397,32 @@ fn build_once(
             "/build/out".into(),
             format!("/build/src/{sdist_name}"),
         ],
+        chdir: "/build".into(),
+        network: lockship_sandbox::Network::Shared,
+        limits: options.limits.clone(),
         log: &log,
-    })?;
+    });
+    let ok = match outcome {
+        Ok(outcome) => {
+            if let Some(limit) = outcome.limit_hit() {
+                use std::io::Write;
+                if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&log) {
+                    let _ = writeln!(f, "(stopped by the sandbox's {limit})");
+                }
+            }
+            outcome.success()
+        }
+        Err(lockship_sandbox::SandboxError::Start { message, .. }) => {
+            return Err(SdistError::SandboxFailed { message })
+        }
+        Err(e) => {
+            return Err(SdistError::Sandbox {
+                package: request.name.clone(),
+                version: request.version.clone(),
+                cause: e,
+            })
+        }
+    };
     ctx.reporter.phase("");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let wheel = std::fs::read_dir(&out).ok().and_then(|entries| {
@@ -437,6 +486,34 @@ fn build_once(
                 build_packages: env_options.packages.clone(),
             })
         }
+    }
+}
+
+/// The host's CA bundle, as `SSL_CERT_FILE` or the system store names it.
+fn host_ca_bundle() -> Option<PathBuf> {
+    std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| {
+            let system = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
+            system.is_file().then_some(system)
+        })
+}
+
+/// An index URL without its user and password (and any query token).
+pub fn without_userinfo(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        // Not a URL pip could use with credentials either; keep no part
+        // that looks like `user:password@`.
+        Err(_) => match url.rsplit_once('@') {
+            Some((_, host)) => host.to_string(),
+            None => url.to_string(),
+        },
     }
 }
 

@@ -22,7 +22,7 @@ fn skip(why: &str) -> bool {
 }
 
 fn mirror() -> Option<url::Url> {
-    if lockship_sdist::Sandbox::find().is_none() {
+    if lockship_sdist::Sandbox::find().is_err() {
         skip("no bubblewrap (`bwrap`) on PATH");
         return None;
     }
@@ -51,6 +51,10 @@ def get_requires_for_build_wheel(config_settings=None):
     return []
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    if os.path.exists("probe.txt"):
+        print("ENV:" + repr(sorted(os.environ.items())))
+        print("UID:%d" % os.getuid())
+        sys.exit(1)
     if os.path.exists("escape.txt"):
         with open(open("escape.txt").read().strip(), "w") as f:
             f.write("escaped")
@@ -246,4 +250,62 @@ fn builds_links_caches_and_explains_failures() {
         "{err}"
     );
     assert!(err.hint().unwrap().contains("build directory"));
+}
+
+/// Issue 12, finding 9: the build's environment holds no index credential
+/// (the index URL goes in without its user and password) and runs as the
+/// sandbox's unprivileged user.
+#[test]
+fn sdist_sandbox_env_has_no_index_credentials() {
+    let Some(mirror) = mirror() else { return };
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    let cache = cache();
+    let ctx = Context {
+        fetcher: &fetcher,
+        cache: &cache,
+        reporter: &NoReporter,
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = format!("{}", std::process::id());
+    let (sdist, sha) = make_sdist(
+        scratch.path(),
+        &format!("-lz -DP{marker}"),
+        &[("probe.txt", "1")],
+    );
+    let request = SdistRequest {
+        name: "nativedemo".into(),
+        version: "1.0".into(),
+        sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
+        sha256: sha,
+    };
+    let mut opts = options(mirror, &["zlib1g-dev"]);
+    opts.index_urls = vec![
+        "http://builder:s3cr3t-pw@127.0.0.1:9/simple".to_string(),
+        "http://__token__:t0k3n@127.0.0.1:9/extra".to_string(),
+    ];
+    let err = build_wheel(&ctx, &opts, &request, &NoLookup).unwrap_err();
+    // The end of this build's log (the kept log file is shared by name
+    // with the other test's builds of the same package).
+    let SdistError::BuildFailed { tail: text, .. } = &err else {
+        panic!("{err}");
+    };
+    let env = text
+        .lines()
+        .find(|l| l.contains("ENV:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        !env.contains("s3cr3t-pw") && !env.contains("t0k3n"),
+        "{env}"
+    );
+    assert!(!env.contains("builder"), "{env}");
+    assert!(
+        env.contains("('PIP_INDEX_URL', 'http://127.0.0.1:9/simple')"),
+        "{env}"
+    );
+    assert!(
+        env.contains("('PIP_EXTRA_INDEX_URL', 'http://127.0.0.1:9/extra')"),
+        "{env}"
+    );
+    assert!(text.contains("UID:65532"), "{text}");
 }
