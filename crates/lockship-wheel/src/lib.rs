@@ -64,3 +64,5 @@ pub use select::select_wheel;
 pub use tags::{best_wheel, describe_target, Arch, Libc, Priority, TagPriorities, WheelTarget};
 pub use venv::{write_venv_skeleton, VenvLayout};
 
+#[doc(hidden)]
+pub mod fuzzing;
