@@ -41,7 +41,9 @@ use std::path::{Path, PathBuf};
 use lockship_layer::{LayerCache, LayerOptions};
 use lockship_oci::{History, Image};
 use lockship_project::{LockSelection, Project, Selection};
-use lockship_runtime::compile::{compile_dirs, find_interpreter, find_interpreter_at};
+use lockship_runtime::compile::{
+    compile_dirs_with, find_interpreter, find_interpreter_at, CompileOptions,
+};
 use lockship_runtime::{BaseOptions, Context};
 use lockship_wheel::{IndexClient, VenvLayout};
 use sha2::{Digest, Sha256};
@@ -534,7 +536,12 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         }
         if options.compile {
             ctx.reporter.phase("compiling bytecode");
-            compile(root, &venv.site_packages(), interpreter(&base_tree))?;
+            compile(
+                root,
+                &venv.site_packages(),
+                interpreter(&base_tree),
+                &project.lockship.sandbox_limits,
+            )?;
         }
         Ok(())
     };
@@ -717,7 +724,13 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
             }
             if options.compile {
                 for dir in &dirs {
-                    compile(staging.path(), dir, interpreter(&base_tree)).map_err(layer_err)?;
+                    compile(
+                        staging.path(),
+                        dir,
+                        interpreter(&base_tree),
+                        &project.lockship.sandbox_limits,
+                    )
+                    .map_err(layer_err)?;
                 }
             }
             lockship_layer::write_layer(staging.path(), &layer_options, out)
@@ -876,6 +889,7 @@ fn build_sdists(
             packages,
         });
     sdist_options.auto_packages = options.auto_build_packages;
+    sdist_options.limits = sandbox_limits(&project.lockship.sandbox_limits, sdist_options.limits);
     sdist_options.index_urls = plan.index_urls.clone();
     sdist_options.env_vars = plan
         .build_env
@@ -907,14 +921,38 @@ fn build_sdists(
     Ok(out)
 }
 
+/// The sandbox's limits: `[tool.lockship.sandbox-limits]` over `defaults`.
+fn sandbox_limits(
+    settings: &lockship_project::SandboxLimits,
+    defaults: lockship_sdist::Limits,
+) -> lockship_sdist::Limits {
+    const MIB: u64 = 1 << 20;
+    lockship_sdist::Limits {
+        processes: settings.processes.unwrap_or(defaults.processes),
+        memory_bytes: settings
+            .memory_mib
+            .map_or(defaults.memory_bytes, |m| m.saturating_mul(MIB)),
+        file_size_bytes: settings
+            .file_size_mib
+            .map_or(defaults.file_size_bytes, |m| m.saturating_mul(MIB)),
+        cpu_seconds: settings.cpu_seconds.unwrap_or(defaults.cpu_seconds),
+        wall_time: settings
+            .wall_seconds
+            .map_or(defaults.wall_time, std::time::Duration::from_secs),
+    }
+}
+
 fn compile(
     root: &Path,
     dir: &str,
     interpreter: Option<lockship_runtime::compile::Interpreter>,
+    limits: &lockship_project::SandboxLimits,
 ) -> Result<(), BuildError> {
     match interpreter {
         Some(interp) => {
-            compile_dirs(root, &interp, &[dir.to_string()])?;
+            let mut options = CompileOptions::default();
+            options.limits = sandbox_limits(limits, options.limits);
+            compile_dirs_with(root, &interp, &[dir.to_string()], &options)?;
             Ok(())
         }
         // No interpreter for a foreign architecture: the image runs without
@@ -1109,5 +1147,28 @@ mod tests {
             super::without_credentials("git@git.invalid:org/app.git"),
             "git@git.invalid:org/app.git"
         );
+    }
+}
+
+#[cfg(test)]
+mod sandbox_limit_tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_limits_from_the_project_override_only_what_they_set() {
+        let defaults = lockship_sdist::Limits::default();
+        let unset = lockship_project::SandboxLimits::default();
+        assert_eq!(sandbox_limits(&unset, defaults.clone()), defaults);
+        let set = lockship_project::SandboxLimits {
+            memory_mib: Some(2048),
+            wall_seconds: Some(600),
+            ..Default::default()
+        };
+        let limits = sandbox_limits(&set, defaults.clone());
+        assert_eq!(limits.memory_bytes, 2048 << 20);
+        assert_eq!(limits.wall_time, std::time::Duration::from_secs(600));
+        assert_eq!(limits.processes, defaults.processes);
+        assert_eq!(limits.cpu_seconds, defaults.cpu_seconds);
+        assert_eq!(limits.file_size_bytes, defaults.file_size_bytes);
     }
 }

@@ -67,7 +67,7 @@ pub use pyproject::{
     BuildSystem, PoetryConfig, PoetryInclude, PoetrySource, Project, ProjectFormat, Requirement,
 };
 pub use select::{select, Selection};
-pub use settings::{LockshipSettings, Port, UvConfig, UvIndex};
+pub use settings::{LockshipSettings, Port, SandboxLimits, UvConfig, UvIndex};
 pub use validate::{package_name as check_package_name, version as check_version};
 
 /// The largest lockfile read: 64 MiB. Real lockfiles of large monorepos stay

@@ -57,6 +57,34 @@ pub struct LockshipSettings {
     /// names them.
     #[serde(default)]
     pub include_secrets: bool,
+    /// `[tool.lockship.sandbox-limits]`: the limits of the sandbox that builds
+    /// sdists and compiles bytecode. An unset field keeps lockship's default.
+    #[serde(default, skip_serializing_if = "SandboxLimits::is_unset")]
+    pub sandbox_limits: SandboxLimits,
+}
+
+/// `[tool.lockship.sandbox-limits]`: each field overrides one default limit
+/// of the build sandbox (see `SECURITY.md` for the defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SandboxLimits {
+    /// Processes and threads the build's user may run at once.
+    pub processes: Option<u64>,
+    /// Address space of each process, in MiB.
+    pub memory_mib: Option<u64>,
+    /// The size of any file a build writes, in MiB.
+    pub file_size_mib: Option<u64>,
+    /// CPU time of each process, in seconds.
+    pub cpu_seconds: Option<u64>,
+    /// Wall time of one build or compile run, in seconds.
+    pub wall_seconds: Option<u64>,
+}
+
+impl SandboxLimits {
+    /// Whether no limit is set (the defaults apply).
+    pub fn is_unset(&self) -> bool {
+        self == &SandboxLimits::default()
+    }
 }
 
 fn default_venv() -> String {
@@ -82,6 +110,7 @@ impl Default for LockshipSettings {
             index_url: None,
             extra_index_urls: Vec::new(),
             include_secrets: false,
+            sandbox_limits: SandboxLimits::default(),
         }
     }
 }
@@ -189,6 +218,13 @@ mod tests {
         assert!(!s.include_secrets);
         let s: LockshipSettings = toml::from_str("include-secrets = true").unwrap();
         assert!(s.include_secrets);
+        let s: LockshipSettings =
+            toml::from_str("[sandbox-limits]\nmemory-mib = 2048\nwall-seconds = 600\n").unwrap();
+        assert_eq!(s.sandbox_limits.memory_mib, Some(2048));
+        assert_eq!(s.sandbox_limits.wall_seconds, Some(600));
+        assert_eq!(s.sandbox_limits.processes, None);
+        let err = toml::from_str::<LockshipSettings>("[sandbox-limits]\nmemory = 1\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `memory`"), "{err}");
         let err = toml::from_str::<LockshipSettings>("include-secret = true").unwrap_err();
         assert!(
             err.message().contains("unknown field `include-secret`"),
