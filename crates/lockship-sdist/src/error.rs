@@ -48,6 +48,30 @@ pub enum SdistError {
         /// The whole log.
         log: PathBuf,
     },
+    /// A build requirement could not be fetched as a wheel.
+    #[error("Building `{package}` {version} needs `{requirement}`, which could not be fetched as a wheel from the index: {tail}")]
+    BuildRequirement {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// The requirement, as pip printed it.
+        requirement: String,
+        /// The end of pip's download log.
+        tail: String,
+    },
+    /// The build kept asking for more build requirements.
+    #[error("Building `{package}` {version} still lacked build requirements after {rounds} rounds of fetching: {fetched}")]
+    TooManyRequirementRounds {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// How many rounds ran.
+        rounds: usize,
+        /// What was fetched, in order.
+        fetched: String,
+    },
     /// The build finished but left no wheel.
     #[error("Building `{package}` {version} produced no wheel in `{}`", dir.display())]
     NoWheel {
@@ -166,6 +190,12 @@ impl SdistError {
                 "an sdist may write only under its build directory and /tmp; fix its build script, or pin a version that ships a wheel"
                     .to_string(),
             ),
+            SdistError::BuildRequirement { package, .. } => Some(format!(
+                "build requirements are fetched as wheels only (`pip download --only-binary :all:`), and the build itself runs without a network; check that the index serves a wheel of it, or pin a version of `{package}` that ships a wheel"
+            )),
+            SdistError::TooManyRequirementRounds { package, .. } => Some(format!(
+                "the build of `{package}` asks for one build requirement after another; pin a version of it that ships a wheel"
+            )),
             SdistError::NoWheel { .. } => Some(
                 "the package's build backend did not follow PEP 517; pin a version that ships a wheel"
                     .to_string(),

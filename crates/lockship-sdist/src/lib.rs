@@ -370,38 +370,80 @@ fn build_once(
         "building {} {} from its sdist",
         request.name, request.version
     ));
-    let mut binds = vec![lockship_sandbox::Bind::read_write(work.path(), "/build")];
-    // Name resolution and the CA bundle for the index (the network is shared).
-    if let Some(ca) = host_ca_bundle() {
-        binds.push(lockship_sandbox::Bind::read_only(
-            ca,
-            "/etc/ssl/certs/ca-certificates.crt",
-        ));
-    }
-    for file in ["/etc/resolv.conf", "/etc/hosts"] {
-        if Path::new(file).is_file() {
-            binds.push(lockship_sandbox::Bind::read_only(file, file));
+    // The build runs with no network: pip finds its build requirements in
+    // `/build/wheels` only. Each one it lacks is fetched there by a second
+    // sandbox that runs nothing but the build environment's own pip,
+    // downloading wheels only (no code of any package runs while the
+    // network is there), and the build is tried again.
+    let wheels = work.path().join("wheels");
+    fs_err::create_dir_all(&wheels).map_err(io_err("create", &wheels))?;
+    make_writable(work.path())?;
+    let mut build_vars = vars.clone();
+    build_vars.retain(|(k, _)| !k.starts_with("PIP_INDEX_URL") && k != "PIP_EXTRA_INDEX_URL");
+    build_vars.push(("PIP_NO_INDEX".into(), "1".into()));
+    build_vars.push(("PIP_FIND_LINKS".into(), "/build/wheels".into()));
+    let mut fetched: Vec<String> = Vec::new();
+    let outcome = loop {
+        let outcome = sandbox.run(&lockship_sandbox::Run {
+            root: &env.root,
+            binds: vec![lockship_sandbox::Bind::read_write(work.path(), "/build")],
+            env: build_vars.clone(),
+            argv: vec![
+                format!("/usr/bin/{python}"),
+                "-m".into(),
+                "pip".into(),
+                "wheel".into(),
+                "--no-deps".into(),
+                "--wheel-dir".into(),
+                "/build/out".into(),
+                format!("/build/src/{sdist_name}"),
+            ],
+            chdir: "/build".into(),
+            network: lockship_sandbox::Network::None,
+            limits: options.limits.clone(),
+            log: &log,
+        });
+        let Ok(done) = &outcome else { break outcome };
+        if done.success() {
+            break outcome;
         }
-    }
-    let outcome = sandbox.run(&lockship_sandbox::Run {
-        root: &env.root,
-        binds,
-        env: vars,
-        argv: vec![
-            format!("/usr/bin/{python}"),
-            "-m".into(),
-            "pip".into(),
-            "wheel".into(),
-            "--no-deps".into(),
-            "--wheel-dir".into(),
-            "/build/out".into(),
-            format!("/build/src/{sdist_name}"),
-        ],
-        chdir: "/build".into(),
-        network: lockship_sandbox::Network::Shared,
-        limits: options.limits.clone(),
-        log: &log,
-    });
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let Some(requirement) = missing_build_requirement(&text) else {
+            break outcome;
+        };
+        if fetched.contains(&requirement) {
+            // Fetched, and still not found: pip's own answer stands.
+            break outcome;
+        }
+        if fetched.len() >= MAX_REQUIREMENT_ROUNDS {
+            return Err(SdistError::TooManyRequirementRounds {
+                package: request.name.clone(),
+                version: request.version.clone(),
+                rounds: fetched.len(),
+                fetched: fetched.join(", "),
+            });
+        }
+        ctx.reporter.phase(&format!(
+            "fetching the build requirement {requirement} of {}",
+            request.name
+        ));
+        fetch_build_requirement(
+            sandbox,
+            &env,
+            &python,
+            &vars,
+            &wheels,
+            &requirement,
+            options,
+        )
+        .map_err(|tail| SdistError::BuildRequirement {
+            package: request.name.clone(),
+            version: request.version.clone(),
+            requirement: requirement.clone(),
+            tail,
+        })?;
+        fetched.push(requirement);
+    };
     let ok = match outcome {
         Ok(outcome) => {
             if let Some(limit) = outcome.limit_hit() {
@@ -489,6 +531,72 @@ fn build_once(
     }
 }
 
+/// How many build requirements one sdist build may fetch, one round each.
+const MAX_REQUIREMENT_ROUNDS: usize = 12;
+
+/// The build requirement pip could not find in `/build/wheels`, from its log.
+fn missing_build_requirement(log: &str) -> Option<String> {
+    log.lines().find_map(|line| {
+        let (_, rest) = line.split_once("No matching distribution found for ")?;
+        let requirement = rest.trim();
+        (!requirement.is_empty()).then(|| requirement.to_string())
+    })
+}
+
+/// Downloads `requirement` and its dependencies as wheels into `wheels`,
+/// with the build environment's own pip in a sandbox that has the network
+/// (and no credential) but runs no package's code: `--only-binary :all:`.
+/// On failure, returns the end of pip's log.
+fn fetch_build_requirement(
+    sandbox: &Sandbox,
+    env: &lockship_runtime::buildenv::BuildEnv,
+    python: &str,
+    vars: &[(String, String)],
+    wheels: &Path,
+    requirement: &str,
+    options: &SdistOptions,
+) -> Result<(), String> {
+    let mut binds = vec![lockship_sandbox::Bind::read_write(wheels, "/build/wheels")];
+    if let Some(ca) = host_ca_bundle() {
+        binds.push(lockship_sandbox::Bind::read_only(
+            ca,
+            "/etc/ssl/certs/ca-certificates.crt",
+        ));
+    }
+    for file in ["/etc/resolv.conf", "/etc/hosts"] {
+        if Path::new(file).is_file() {
+            binds.push(lockship_sandbox::Bind::read_only(file, file));
+        }
+    }
+    let log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let outcome = sandbox.run(&lockship_sandbox::Run {
+        root: &env.root,
+        binds,
+        env: vars.to_vec(),
+        argv: vec![
+            format!("/usr/bin/{python}"),
+            "-m".into(),
+            "pip".into(),
+            "download".into(),
+            "--only-binary".into(),
+            ":all:".into(),
+            "--dest".into(),
+            "/build/wheels".into(),
+            requirement.into(),
+        ],
+        chdir: "/build/wheels".into(),
+        network: lockship_sandbox::Network::Shared,
+        limits: options.limits.clone(),
+        log: log.path(),
+    });
+    let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+    match outcome {
+        Ok(done) if done.success() => Ok(()),
+        Ok(_) => Err(tail(&text, 5)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The host's CA bundle, as `SSL_CERT_FILE` or the system store names it.
 fn host_ca_bundle() -> Option<PathBuf> {
     std::env::var_os("SSL_CERT_FILE")
@@ -573,4 +681,19 @@ fn walkdir_simple(dir: &Path) -> Vec<PathBuf> {
         i += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod requirement_tests {
+    use super::missing_build_requirement;
+
+    #[test]
+    fn reads_the_requirement_pip_could_not_find_offline() {
+        let log = "Processing ./src/x-1.0.tar.gz\n  Installing build dependencies: started\n  ERROR: Could not find a version that satisfies the requirement setuptools>=40.8.0 (from versions: none)\n  ERROR: No matching distribution found for setuptools>=40.8.0\n";
+        assert_eq!(
+            missing_build_requirement(log).as_deref(),
+            Some("setuptools>=40.8.0")
+        );
+        assert_eq!(missing_build_requirement("error: gcc failed\n"), None);
+    }
 }

@@ -51,6 +51,14 @@ def get_requires_for_build_wheel(config_settings=None):
     return []
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    if os.path.exists("net.txt"):
+        import socket
+        try:
+            socket.create_connection(("127.0.0.1", int(open("net.txt").read())), timeout=3).close()
+            print("NET:connected")
+        except OSError as e:
+            print("NET:blocked %s" % e)
+        sys.exit(1)
     if os.path.exists("probe.txt"):
         print("ENV:" + repr(sorted(os.environ.items())))
         print("UID:%d" % os.getuid())
@@ -95,14 +103,25 @@ PyMODINIT_FUNC PyInit_nativedemo(void) { return PyModule_Create(&mod); }
 
 /// Writes `nativedemo-1.0.tar.gz` with the given extra files.
 fn make_sdist(dir: &Path, ldflags: &str, extra: &[(&str, &str)]) -> (PathBuf, String) {
+    make_sdist_requiring(dir, ldflags, extra, "")
+}
+
+/// [`make_sdist`] whose `[build-system] requires` lists `requires` (TOML
+/// array items, e.g. `"six"`).
+fn make_sdist_requiring(
+    dir: &Path,
+    ldflags: &str,
+    extra: &[(&str, &str)],
+    requires: &str,
+) -> (PathBuf, String) {
     let path = dir.join("nativedemo-1.0.tar.gz");
     let file = std::fs::File::create(&path).unwrap();
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
-    let pyproject = "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n\n[project]\nname = \"nativedemo\"\nversion = \"1.0\"\n";
+    let pyproject = format!("[build-system]\nrequires = [{requires}]\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n\n[project]\nname = \"nativedemo\"\nversion = \"1.0\"\n");
     let pkg_info = "Metadata-Version: 2.1\nName: nativedemo\nVersion: 1.0\n";
     let mut files: Vec<(&str, &str)> = vec![
-        ("pyproject.toml", pyproject),
+        ("pyproject.toml", pyproject.as_str()),
         ("PKG-INFO", pkg_info),
         ("backend.py", BACKEND),
         ("ext.c", EXT_C),
@@ -299,13 +318,75 @@ fn sdist_sandbox_env_has_no_index_credentials() {
         "{env}"
     );
     assert!(!env.contains("builder"), "{env}");
-    assert!(
-        env.contains("('PIP_INDEX_URL', 'http://127.0.0.1:9/simple')"),
-        "{env}"
-    );
-    assert!(
-        env.contains("('PIP_EXTRA_INDEX_URL', 'http://127.0.0.1:9/extra')"),
-        "{env}"
-    );
+    // The build itself has no index at all: its build requirements come
+    // from the wheels fetched before it, offline.
+    assert!(!env.contains("PIP_INDEX_URL"), "{env}");
+    assert!(env.contains("('PIP_NO_INDEX', '1')"), "{env}");
+    assert!(env.contains("('PIP_FIND_LINKS', '/build/wheels')"), "{env}");
     assert!(text.contains("UID:65532"), "{text}");
+}
+
+/// Issue 12, finding 9: build code reached host loopback services. The
+/// build now runs in a network namespace of its own.
+#[test]
+fn hostile_sdist_build_code_reaches_no_network() {
+    let Some(mirror) = mirror() else { return };
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    let cache = cache();
+    let ctx = Context {
+        fetcher: &fetcher,
+        cache: &cache,
+        reporter: &NoReporter,
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let scratch = tempfile::tempdir().unwrap();
+    let (sdist, sha) = make_sdist(scratch.path(), "-lz -DNET", &[("net.txt", &port)]);
+    let request = SdistRequest {
+        name: "nativedemo".into(),
+        version: "1.0".into(),
+        sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
+        sha256: sha,
+    };
+    let err =
+        build_wheel(&ctx, &options(mirror, &["zlib1g-dev"]), &request, &NoLookup).unwrap_err();
+    let SdistError::BuildFailed { tail: text, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(text.contains("NET:blocked"), "{text}");
+    assert!(!text.contains("NET:connected"), "{text}");
+    assert!(
+        listener.accept().is_err(),
+        "the build connected to a host loopback service"
+    );
+}
+
+/// The build's requirements are fetched (as wheels only, by pip alone) and
+/// then found offline: an sdist that needs `six` to build still builds.
+#[test]
+fn build_requirements_are_fetched_before_the_offline_build() {
+    let Some(mirror) = mirror() else { return };
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    let cache = cache();
+    let ctx = Context {
+        fetcher: &fetcher,
+        cache: &cache,
+        reporter: &NoReporter,
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = format!("-DREQ{}", std::process::id());
+    let (sdist, sha) =
+        make_sdist_requiring(scratch.path(), &format!("-lz {marker}"), &[], "\"six\"");
+    let request = SdistRequest {
+        name: "nativedemo".into(),
+        version: "1.0".into(),
+        sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
+        sha256: sha,
+    };
+    let built = build_wheel(&ctx, &options(mirror, &["zlib1g-dev"]), &request, &NoLookup)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(built.path.is_file(), "{}", built.path.display());
 }
