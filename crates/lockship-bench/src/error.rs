@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-/// Errors of the benchmark's pure half.
+/// Errors of the benchmark: its harness, records and report.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// A figure was asked for with no sample.
@@ -41,6 +41,76 @@ pub enum BenchError {
     /// The records could not be serialised.
     #[error("Cannot serialise the records")]
     Json(#[from] serde_json::Error),
+    /// `--runs 0`.
+    #[error("`--runs` must be at least 1")]
+    NoRuns,
+    /// A project directory does not exist.
+    #[error("No project at `{}`", path.display())]
+    NoProject {
+        /// The directory given.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program could not be started.
+    #[error("Cannot start `{program}`")]
+    Start {
+        /// The program.
+        program: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program the harness runs failed.
+    #[error("`{program}` failed ({status}):\n{tail}")]
+    Command {
+        /// The program.
+        program: String,
+        /// Its exit status.
+        status: String,
+        /// The last lines of its output.
+        tail: String,
+    },
+    /// `lockship build --json` printed something other than its summary.
+    #[error("`lockship build --json` printed no build summary")]
+    Summary {
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The engine answered something unexpected.
+    #[error("Unexpected `docker {command}` output: {text}")]
+    DockerOutput {
+        /// The docker subcommand.
+        command: &'static str,
+        /// What it printed.
+        text: String,
+    },
+    /// A Docker step was asked for without an engine.
+    #[error("No Docker engine")]
+    NoDocker,
+    /// The requirements re-lock has no package index.
+    #[error("No package index to re-lock `{file}` from")]
+    NoIndex {
+        /// The requirements file.
+        file: String,
+    },
+    /// The index has no release of the new dependency to pin.
+    #[error("No hashed pure-Python wheel of `{package}` on the index")]
+    NoPureWheel {
+        /// The package.
+        package: String,
+    },
+    /// The project's lockfile could not be found.
+    #[error(transparent)]
+    Project(#[from] lockship_project::ProjectError),
+    /// The package index could not be asked.
+    #[error(transparent)]
+    Wheel(#[from] lockship_wheel::WheelError),
+    /// The HTTP client could not be made.
+    #[error(transparent)]
+    Fetch(#[from] lockship_fetch::FetchError),
 }
 
 impl BenchError {
@@ -61,6 +131,26 @@ impl BenchError {
             }
             BenchError::Io { .. } => Some("choose an `--out` directory you can write to".into()),
             BenchError::Json(_) => None,
+            BenchError::NoRuns => Some("pass `--runs 1` or more".into()),
+            BenchError::NoProject { .. } => {
+                Some("pass the directories of Python projects (with pyproject.toml and a lockfile)".into())
+            }
+            BenchError::Start { .. } => Some("install it, or put it on `PATH`".into()),
+            BenchError::Command { .. } => Some(
+                "the output above says why; run the same command by hand in the work copy under `--out`/work".into(),
+            ),
+            BenchError::Summary { .. } => {
+                Some("run the `lockship` binary the harness was given by hand with `--json build`".into())
+            }
+            BenchError::DockerOutput { .. } | BenchError::NoDocker => {
+                Some("check that the Docker engine runs (`docker info`)".into())
+            }
+            BenchError::NoIndex { .. } | BenchError::NoPureWheel { .. } => {
+                Some("pass `--index-url URL` of an index that serves the package".into())
+            }
+            BenchError::Project(e) => e.hint(),
+            BenchError::Wheel(e) => e.hint(),
+            BenchError::Fetch(e) => e.hint(),
         }
     }
 }

@@ -21,6 +21,24 @@ pub enum BuildError {
     /// Building an sdist failed.
     #[error(transparent)]
     Sdist(#[from] lockship_sdist::SdistError),
+    /// A Debian package has another version on one platform than on another.
+    #[error("Debian package `{package}` is {} for {} but {} for {}", first.1, first.0, other.1, other.0)]
+    PlatformDebsDiffer {
+        /// The package.
+        package: String,
+        /// The first platform and its version.
+        first: (String, String),
+        /// The other platform and its version.
+        other: (String, String),
+    },
+    /// The Python packages chosen differ between two platforms.
+    #[error("The Python packages differ between {first} and {other}")]
+    PlatformWheelsDiffer {
+        /// The first platform.
+        first: String,
+        /// The other platform.
+        other: String,
+    },
     /// A Debian step (the Contents index) failed.
     #[error(transparent)]
     Debian(#[from] lockship_debian::DebianError),
@@ -219,6 +237,12 @@ impl BuildError {
                 "move `{package}` from `system-packages` to `build-packages` under [tool.lockship]; libdeps adds the run-time library (libpq5, not libpq-dev) by itself"
             )),
             BuildError::Fetch(e) => e.hint(),
+            BuildError::PlatformDebsDiffer { .. } => Some(
+                "the mirror is being updated; retry, or pin a snapshot mirror with `--debian-mirror`".into(),
+            ),
+            BuildError::PlatformWheelsDiffer { .. } => Some(
+                "this is a bug in lock selection; report it with `lockship plan` of both platforms".into(),
+            ),
             #[allow(unreachable_patterns)]
             _ => None,
         }

@@ -6,23 +6,75 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lockship_project::{LockedPackage, PackageSource, Project};
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::error::io_err;
 use crate::BuildError;
 
-/// A git dependency of the plan.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// A dependency of the plan packed on the host: from git or a local path.
+///
+/// In the plan's JSON it reads `{name, url, commit, subdirectory}`, a path
+/// as its directory with an empty commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitPin {
     /// Normalised package name.
     pub name: String,
-    /// The repository, as the lock names it.
-    pub url: String,
-    /// The full commit the lock pins.
-    pub commit: String,
-    /// A subdirectory holding the package, if any.
-    pub subdirectory: Option<String>,
+    /// Where its files come from.
+    pub source: PinSource,
+}
+
+/// Where a dependency packed on the host comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinSource {
+    /// A git repository at the full commit the lock pins.
+    Git {
+        /// The repository, as the lock names it.
+        url: String,
+        /// The full commit.
+        commit: String,
+        /// A subdirectory holding the package, if any.
+        subdirectory: Option<String>,
+    },
+    /// A local directory, links resolved, inside an allowed root.
+    Path {
+        /// The directory.
+        dir: PathBuf,
+    },
+}
+
+impl GitPin {
+    /// The repository URL, or the directory of a path dependency.
+    pub fn url(&self) -> String {
+        match &self.source {
+            PinSource::Git { url, .. } => url.clone(),
+            PinSource::Path { dir } => dir.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Whether it is a local path dependency.
+    pub fn is_path(&self) -> bool {
+        matches!(self.source, PinSource::Path { .. })
+    }
+}
+
+impl Serialize for GitPin {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (commit, subdirectory) = match &self.source {
+            PinSource::Git {
+                commit,
+                subdirectory,
+                ..
+            } => (commit.as_str(), subdirectory.as_deref()),
+            PinSource::Path { .. } => ("", None),
+        };
+        let mut s = serializer.serialize_struct("GitPin", 4)?;
+        s.serialize_field("name", &self.name)?;
+        s.serialize_field("url", &self.url())?;
+        s.serialize_field("commit", commit)?;
+        s.serialize_field("subdirectory", &subdirectory)?;
+        s.end()
+    }
 }
 
 /// The pin of a locked package that is packed on the host: from git (at
@@ -41,9 +93,7 @@ pub(crate) fn pin(
         let dir = local_path(package, lock_dir, Path::new(path), allowed_roots)?;
         return Ok(Some(GitPin {
             name: package.name.clone(),
-            url: dir.to_string_lossy().into_owned(),
-            commit: String::new(),
-            subdirectory: None,
+            source: PinSource::Path { dir },
         }));
     }
     let PackageSource::Git {
@@ -60,9 +110,11 @@ pub(crate) fn pin(
     })?;
     Ok(Some(GitPin {
         name: package.name.clone(),
-        url: url.clone(),
-        commit,
-        subdirectory: subdirectory.clone(),
+        source: PinSource::Git {
+            url: url.clone(),
+            commit,
+            subdirectory: subdirectory.clone(),
+        },
     }))
 }
 
@@ -115,7 +167,7 @@ fn local_path(
     Ok(resolved)
 }
 
-fn git(args: &[&str], dir: Option<&Path>, pin: &GitPin) -> Result<(), BuildError> {
+fn git(args: &[&str], dir: Option<&Path>, name: &str, url: &str) -> Result<(), BuildError> {
     let mut cmd = Command::new("git");
     if let Some(dir) = dir {
         cmd.arg("-C").arg(dir);
@@ -124,34 +176,42 @@ fn git(args: &[&str], dir: Option<&Path>, pin: &GitPin) -> Result<(), BuildError
     cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
     let out = cmd
         .output()
-        .map_err(io_err("run git for", PathBuf::from(&pin.url)))?;
+        .map_err(io_err("run git for", PathBuf::from(url)))?;
     if out.status.success() {
         return Ok(());
     }
     Err(BuildError::Git {
-        package: pin.name.clone(),
-        url: pin.url.clone(),
+        package: name.to_string(),
+        url: url.to_string(),
         output: String::from_utf8_lossy(&out.stderr).trim().to_string(),
     })
 }
 
 /// A checkout of the pinned commit, kept in the cache by (url, commit).
-pub(crate) fn checkout(cache: &lockship_fetch::Cache, pin: &GitPin) -> Result<PathBuf, BuildError> {
-    let key = hex::encode(Sha256::digest(format!("{}\0{}", pin.url, pin.commit)));
+fn checkout(
+    cache: &lockship_fetch::Cache,
+    name: &str,
+    url: &str,
+    commit: &str,
+    subdirectory: Option<&str>,
+) -> Result<PathBuf, BuildError> {
+    let key = hex::encode(Sha256::digest(format!("{url}\0{commit}")));
     let dir = cache.keyed_dir("git", &key);
     if !dir.is_dir() {
         let tmp = cache.temp_dir()?;
         let work = tmp.path().join("repo");
         let work_text = work.to_string_lossy().into_owned();
         git(
-            &["clone", "--quiet", "--no-checkout", &pin.url, &work_text],
+            &["clone", "--quiet", "--no-checkout", url, &work_text],
             None,
-            pin,
+            name,
+            url,
         )?;
         git(
-            &["checkout", "--quiet", "--detach", &pin.commit],
+            &["checkout", "--quiet", "--detach", commit],
             Some(&work),
-            pin,
+            name,
+            url,
         )?;
         if let Some(parent) = dir.parent() {
             fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
@@ -162,7 +222,7 @@ pub(crate) fn checkout(cache: &lockship_fetch::Cache, pin: &GitPin) -> Result<Pa
             }
         }
     }
-    Ok(match &pin.subdirectory {
+    Ok(match subdirectory {
         Some(sub) => dir.join(sub),
         None => dir,
     })
@@ -174,11 +234,14 @@ pub(crate) fn pack(
     pin: &GitPin,
     out_dir: &Path,
 ) -> Result<PathBuf, BuildError> {
-    // A local path dependency has no commit: pack the directory as it is.
-    let source = if pin.commit.is_empty() {
-        PathBuf::from(&pin.url)
-    } else {
-        checkout(cache, pin)?
+    let source = match &pin.source {
+        PinSource::Git {
+            url,
+            commit,
+            subdirectory,
+        } => checkout(cache, &pin.name, url, commit, subdirectory.as_deref())?,
+        // A local path dependency: pack the directory as it is.
+        PinSource::Path { dir } => dir.clone(),
     };
     let project = Project::load(&source)?;
     crate::projectpkg::pack_wheel(&project, out_dir)
@@ -187,10 +250,11 @@ pub(crate) fn pack(
 /// What decides a pinned dependency's files: its commit, or for a local path
 /// the hash of the files it packs.
 pub(crate) fn content_key(pin: &GitPin) -> Result<String, BuildError> {
-    if !pin.commit.is_empty() {
-        return Ok(pin.commit.clone());
-    }
-    let project = Project::load(Path::new(&pin.url))?;
+    let dir = match &pin.source {
+        PinSource::Git { commit, .. } => return Ok(commit.clone()),
+        PinSource::Path { dir } => dir,
+    };
+    let project = Project::load(dir)?;
     let mut hasher = Sha256::new();
     for (source, rel) in crate::projectpkg::project_files(&project)? {
         hasher.update(rel.as_bytes());
@@ -249,7 +313,7 @@ mod tests {
         let ok = pin(&path_package(Path::new("libs/inner")), project.path(), &[])
             .unwrap()
             .unwrap();
-        assert_eq!(PathBuf::from(ok.url), inside.canonicalize().unwrap());
+        assert_eq!(PathBuf::from(ok.url()), inside.canonicalize().unwrap());
         // A sibling in the same git work tree (a monorepo) is fine too.
         let repo = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(repo.path().join(".git")).unwrap();

@@ -1,38 +1,21 @@
 //! `Project → ImagePlan`: what goes into the image, decided before any wheel
-//! is downloaded.
+//! is downloaded. The plan is the build's input: every later step reads it
+//! (and the [`Base`] it was made on), never `[tool.lockship]` again.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use lockship_project::{LockKind, LockedPackage, MarkerEnv, PackageSource, Project};
-use lockship_wheel::{Arch, IndexClient, IndexFile, Libc, WheelFilename, WheelTarget};
-use serde::Serialize;
+use lockship_project::{Lock, LockKind, Project, SandboxLimits};
+use lockship_runtime::Context;
+use lockship_wheel::{IndexClient, IndexUrl, WheelTarget};
+use serde::{Serialize, Serializer};
 use url::Url;
 
-use crate::BuildError;
-
-/// One wheel of the plan, pinned by hash.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct WheelPin {
-    /// Normalised package name.
-    pub name: String,
-    /// Locked version.
-    pub version: String,
-    /// The chosen wheel's file name.
-    pub filename: String,
-    /// Where it is downloaded from.
-    pub url: String,
-    /// Its SHA-256, checked while downloading.
-    pub sha256: String,
-    /// Its size, when the lock or the index declares it: the download is
-    /// stopped as soon as more bytes arrive.
-    #[serde(skip)]
-    pub size: Option<u64>,
-    /// The file is an sdist (no wheel fits the target): it is built into a
-    /// wheel in the sandboxed build environment.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub from_sdist: bool,
-}
+use crate::base::{Base, BaseFacts};
+use crate::git::{self, GitPin, PinSource};
+use crate::options::BuildOptions;
+use crate::pins::{pin_wheel, WheelPin};
+use crate::{projectpkg, BuildError};
 
 /// The image's run-time settings, merged from `[tool.lockship]` and flags.
 #[derive(Debug, Clone, Serialize)]
@@ -45,12 +28,31 @@ pub struct RunConfig {
     pub user: String,
     /// `WorkingDir`.
     pub workdir: String,
-    /// `Env`, in order.
+    /// `Env`, in order (`KEY=value`, as the image config holds it).
     pub env: Vec<String>,
     /// `ExposedPorts` (`8000/tcp`).
     pub ports: Vec<String>,
     /// `Labels`.
     pub labels: BTreeMap<String, String>,
+}
+
+/// How the project itself goes into the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectInstall {
+    /// Built into a wheel (it has a build backend) and installed into the venv.
+    Package,
+    /// Copied to `/app` (no build backend), on `PYTHONPATH`.
+    Copy,
+}
+
+impl std::fmt::Display for ProjectInstall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProjectInstall::Package => "package",
+            ProjectInstall::Copy => "copy",
+        })
+    }
 }
 
 /// Everything `lockship build` will put in the image.
@@ -64,22 +66,32 @@ pub struct ImagePlan {
     pub project_dir: PathBuf,
     /// The lockfile read.
     pub lockfile: PathBuf,
-    /// Its kind.
-    pub lock_kind: String,
+    /// Its kind (shown as its usual file name, `uv.lock`).
+    #[serde(serialize_with = "lock_kind_name")]
+    pub lock_kind: LockKind,
     /// The runtime base (Debian packages).
     pub base: lockship_runtime::BasePlan,
     /// The base interpreter's full version (`3.11.2`).
     pub python_full_version: String,
     /// The wheel tags accepted, best first (abridged).
     pub target: String,
+    /// What the wheels must fit (`target` is its description).
+    #[serde(skip)]
+    pub wheel_target: WheelTarget,
+    /// The base's Python as `(3, 11)`.
+    #[serde(skip)]
+    pub python_version: (u8, u8),
+    /// The interpreter the venv runs on (`/usr/bin/python3.11`).
+    #[serde(skip)]
+    pub python_path: String,
     /// The virtualenv's path in the image.
     pub venv: String,
     /// Third-party wheels, sorted by name.
     pub wheels: Vec<WheelPin>,
     /// Dependencies from git (packed on the host at the pinned commit) and from local paths.
-    pub git: Vec<crate::git::GitPin>,
+    pub git: Vec<GitPin>,
     /// How the project itself is installed: `package` (into the venv) or `copy` (to /app).
-    pub project_install: String,
+    pub project_install: ProjectInstall,
     /// Run-time settings.
     pub config: RunConfig,
     /// `[tool.lockship] system-packages`: Debian packages for the system-libraries layer.
@@ -91,12 +103,15 @@ pub struct ImagePlan {
     /// `[tool.lockship] build-env`: environment of sdist builds.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub build_env: BTreeMap<String, String>,
+    /// `[tool.lockship.sandbox-limits]`: limits of the sdist and compile sandbox.
+    #[serde(skip)]
+    pub sandbox_limits: SandboxLimits,
     /// The package indexes (sdist builds take their build requirements from them).
     #[serde(skip)]
     pub index_urls: Vec<String>,
     /// `--base-image`: what the build found inside the image it stands on.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_image: Option<crate::foreign::BaseFacts>,
+    pub base_image: Option<BaseFacts>,
     /// Things the user should know (a musl base, say).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -105,239 +120,204 @@ pub struct ImagePlan {
 impl ImagePlan {
     /// The image's Python as `(3, 11)`.
     pub fn python_version(&self) -> (u8, u8) {
-        if let Some(f) = &self.base_image {
-            return f.version();
-        }
-        let (a, b) = self
-            .base
-            .python
-            .version
-            .split_once('.')
-            .unwrap_or(("3", "11"));
-        (a.parse().unwrap_or(3), b.parse().unwrap_or(11))
+        self.python_version
     }
 
     /// The interpreter the venv runs on (`/usr/bin/python3.11`).
     pub fn python_path(&self) -> String {
-        match &self.base_image {
-            Some(f) => f.python.clone(),
-            None => format!("/usr/bin/{}", self.base.python.binary()),
-        }
+        self.python_path.clone()
     }
 }
 
-/// `3.11.2-6+deb12u7` → `3.11.2`
-pub(crate) fn upstream_version(debian: &str) -> String {
-    let no_epoch = debian.split_once(':').map(|(_, v)| v).unwrap_or(debian);
-    no_epoch
-        .split(['-', '+', '~'])
-        .next()
-        .unwrap_or(no_epoch)
-        .to_string()
+fn lock_kind_name<S: Serializer>(kind: &LockKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.file_name())
 }
 
-/// The wheel target of a base: its CPython, architecture and glibc.
-pub(crate) fn wheel_target(base: &lockship_runtime::BasePlan) -> Result<WheelTarget, BuildError> {
-    let (major, minor) = base
-        .python
-        .version
-        .split_once('.')
-        .expect("versions are X.Y");
-    let python = (major.parse().unwrap_or(3), minor.parse().unwrap_or(11));
-    let libc6 = base
-        .packages
-        .iter()
-        .find(|p| p.name == "libc6")
-        .map(|p| upstream_version(&p.version))
-        .unwrap_or_else(|| "2.36".to_string());
-    let mut parts = libc6.split('.');
-    let glibc_major = parts.next().and_then(|v| v.parse().ok()).unwrap_or(2);
-    let glibc_minor = parts.next().and_then(|v| v.parse().ok()).unwrap_or(36);
-    let arch = match base.debian_arch.as_str() {
-        "arm64" => Arch::Aarch64,
-        "armhf" => Arch::Armv7l,
-        _ => Arch::X86_64,
-    };
-    Ok(WheelTarget {
-        python,
-        abi: format!("cp{}{}", python.0, python.1),
-        arch,
-        libc: Libc::Glibc {
-            major: glibc_major,
-            minor: glibc_minor,
+/// Reads the project and its lock (checking the lock is fresh).
+pub(crate) fn load(options: &BuildOptions) -> Result<(Project, Lock), BuildError> {
+    let project = Project::load(&options.project_dir)?;
+    let lock = project.load_lock(&options.lock)?;
+    Ok((project, lock))
+}
+
+/// `Project → ImagePlan`, with no wheel downloaded.
+pub fn plan(ctx: &Context, options: &BuildOptions) -> Result<ImagePlan, BuildError> {
+    let (project, lock) = load(options)?;
+    let base = Base::for_plan(ctx, options)?;
+    make_plan(ctx, options, &project, &lock, &base)
+}
+
+/// `Project → ImagePlan` on `base`.
+pub(crate) fn make_plan(
+    ctx: &Context,
+    options: &BuildOptions,
+    project: &Project,
+    lock: &Lock,
+    base: &Base,
+) -> Result<ImagePlan, BuildError> {
+    let target = base.wheel_target();
+    let selected = lockship_project::select(lock, project, &options.selection, &base.marker_env())?;
+    let indexes = indexes(options, project, lock)?;
+    let index_urls: Vec<String> = indexes.iter().map(|i| i.url().to_string()).collect();
+    let client = IndexClient::new(ctx.fetcher.clone(), indexes)?;
+    let lock_dir = lock.path.parent().unwrap_or(Path::new("."));
+    let mut wheels = Vec::new();
+    let mut git = Vec::new();
+    for package in selected {
+        match git::pin(package, lock_dir, &options.allowed_file_roots)? {
+            Some(pin) => git.push(pin),
+            None => wheels.push(pin_wheel(package, &target, &client)?),
+        }
+    }
+    wheels.sort_by(|a, b| a.name.cmp(&b.name));
+    git.sort_by(|a, b| a.name.cmp(&b.name));
+    let settings = &project.lockship;
+    let venv = settings.venv.trim_end_matches('/').to_string();
+    let has_backend = project.build_system.is_some() || project.poetry.is_some();
+    // Files that look like secrets stay out of the image, each one named.
+    let mut warnings = projectpkg::secret_warnings(project, has_backend)?;
+    for pin in &git {
+        let PinSource::Path { dir } = &pin.source else {
+            continue;
+        };
+        if dir.join("pyproject.toml").is_file() {
+            warnings.extend(projectpkg::secret_warnings(&Project::load(dir)?, true)?);
+        }
+    }
+    warnings.extend(base.warnings());
+    Ok(ImagePlan {
+        project: projectpkg::project_name(project),
+        version: project.version.clone(),
+        project_dir: project.dir.clone(),
+        lockfile: lock.path.clone(),
+        lock_kind: lock.kind,
+        python_full_version: base.python_full_version(),
+        target: lockship_wheel::describe_target(&target),
+        wheel_target: target,
+        python_version: base.python_version(),
+        python_path: base.python_path(),
+        config: run_config(options, project, base, &venv, has_backend),
+        venv,
+        wheels,
+        git,
+        project_install: if has_backend {
+            ProjectInstall::Package
+        } else {
+            ProjectInstall::Copy
         },
+        system_packages: settings.system_packages.clone(),
+        build_packages: settings.build_packages.clone(),
+        build_env: settings.build_env.clone(),
+        sandbox_limits: settings.sandbox_limits.clone(),
+        index_urls,
+        base: base.debian.clone(),
+        base_image: base.facts().cloned(),
+        warnings,
     })
 }
 
-/// The `platform_machine` marker value of a Debian architecture.
-pub(crate) fn platform_machine(debian_arch: &str) -> &'static str {
-    match debian_arch {
-        "arm64" => "aarch64",
-        "armhf" => "armv7l",
-        _ => "x86_64",
-    }
-}
-
-/// The marker environment of a base.
-pub(crate) fn marker_env(base: &lockship_runtime::BasePlan, full: &str) -> MarkerEnv {
-    MarkerEnv::linux(full, platform_machine(&base.debian_arch))
-}
-
-fn normalize_version(v: &str) -> String {
-    v.trim().trim_start_matches(['v', 'V']).to_ascii_lowercase()
-}
-
-/// Chooses the wheel of one locked package: from the lock's own URLs (uv.lock,
-/// pylock.toml) or else from the index, keeping only files whose hash the lock
-/// lists when it lists any.
-pub(crate) fn pin_wheel(
-    package: &LockedPackage,
-    target: &WheelTarget,
-    client: &IndexClient,
-) -> Result<WheelPin, BuildError> {
-    match &package.source {
-        PackageSource::Registry { .. } => {}
-        PackageSource::Git { .. } => unreachable!("git dependencies are pinned by `git::pin`"),
-        PackageSource::Path { .. } => unreachable!("path dependencies are pinned by `git::pin`"),
-        PackageSource::DirectUrl { .. } => {
-            return Err(BuildError::UnsupportedSource {
-                package: package.name.clone(),
-                source_kind: "a direct URL",
-            })
-        }
-    }
-    let version = package
-        .version
-        .clone()
-        .ok_or_else(|| BuildError::NoVersion {
-            package: package.name.clone(),
-        })?;
-    let mut locked_hashes: Vec<String> = package
-        .wheels
+/// The discovered (or given) index first, then the project's extra ones.
+fn indexes(
+    options: &BuildOptions,
+    project: &Project,
+    lock: &Lock,
+) -> Result<Vec<IndexUrl>, BuildError> {
+    let index = lockship_wheel::discover_index(
+        options.index_url.as_deref(),
+        &project_indexes(project, &lock.index_urls),
+    )?;
+    let mut indexes = vec![index];
+    let extra = project
+        .lockship
+        .extra_index_urls
         .iter()
-        .chain(package.sdist.iter())
-        .filter_map(|a| a.sha256.clone())
-        .chain(package.hashes.iter().cloned())
-        .map(|h| h.trim_start_matches("sha256:").to_ascii_lowercase())
-        .collect();
-    locked_hashes.sort();
-    locked_hashes.dedup();
-
-    // The lock names its wheels with URLs: choose among them, no index needed.
-    let with_urls: Vec<IndexFile> = package
-        .wheels
-        .iter()
-        .chain(package.sdist.iter())
-        .filter_map(|a| {
-            Some(IndexFile {
-                filename: a.filename.clone(),
-                url: a.url.clone()?,
-                sha256: a.sha256.clone(),
-                requires_python: None,
-                yanked: false,
-                yanked_reason: None,
-                size: a.size,
-            })
-        })
-        .collect();
-    let files = if !with_urls.is_empty() {
-        with_urls
-    } else {
-        let mut files = client.files(&package.name)?;
-        let of_version = |f: &IndexFile| {
-            file_version(&f.filename)
-                .is_some_and(|v| normalize_version(&v) == normalize_version(&version))
-        };
-        let matches_lock = |f: &IndexFile| {
-            f.sha256
-                .as_deref()
-                .is_some_and(|h| locked_hashes.binary_search(&h.to_ascii_lowercase()).is_ok())
-        };
-        if !locked_hashes.is_empty()
-            && files.iter().any(of_version)
-            && !files.iter().any(|f| of_version(f) && matches_lock(f))
-        {
-            return Err(BuildError::HashMismatch {
-                package: package.name.clone(),
-                version: version.clone(),
-                lockfile_hashes: locked_hashes.len(),
-            });
-        }
-        if !locked_hashes.is_empty() {
-            files.retain(|f| {
-                f.sha256
-                    .as_deref()
-                    .is_some_and(|h| locked_hashes.binary_search(&h.to_ascii_lowercase()).is_ok())
-                    || !of_version(f)
-            });
-        }
-        files
-    };
-    let (file, from_sdist) =
-        match lockship_wheel::select_wheel(&files, &package.name, &version, target) {
-            Ok((file, _)) => (file, false),
-            // No wheel fits: build the locked sdist, if there is one.
-            Err(e @ lockship_wheel::WheelError::NoCompatibleWheel { .. }) => {
-                let sdist = files
-                    .iter()
-                    .filter(|f| {
-                        !f.yanked
-                            && sdist_version(&f.filename).is_some_and(|(n, v)| {
-                                normalize_name(&n) == normalize_name(&package.name)
-                                    && normalize_version(&v) == normalize_version(&version)
-                            })
-                    })
-                    .min_by_key(|f| !f.filename.ends_with(".tar.gz"));
-                match sdist {
-                    Some(f) => (f, true),
-                    None => return Err(e.into()),
-                }
-            }
-            Err(e) => return Err(e.into()),
-        };
-    let sha256 = file
-        .sha256
-        .clone()
-        .or_else(|| {
-            package
-                .wheels
+        .chain(project.uv.extra_index_url.iter())
+        .chain(
+            project
+                .uv
+                .index
                 .iter()
-                .find(|a| a.filename == file.filename)
-                .and_then(|a| a.sha256.clone())
-        })
-        .ok_or_else(|| BuildError::NoHash {
-            filename: file.filename.clone(),
-        })?;
-    Ok(WheelPin {
-        name: package.name.clone(),
-        version,
-        filename: file.filename.clone(),
-        url: file.url.to_string(),
-        sha256: sha256.trim_start_matches("sha256:").to_ascii_lowercase(),
-        size: file.size,
-        from_sdist,
-    })
-}
-
-/// `{name}-{version}.tar.gz` (or `.zip`) → name and version.
-pub(crate) fn sdist_version(filename: &str) -> Option<(String, String)> {
-    let stem = filename
-        .strip_suffix(".tar.gz")
-        .or_else(|| filename.strip_suffix(".zip"))?;
-    let (name, version) = stem.rsplit_once('-')?;
-    Some((name.to_string(), version.to_string()))
-}
-
-/// The version in a wheel's or an sdist's file name.
-fn file_version(filename: &str) -> Option<String> {
-    match WheelFilename::parse(filename) {
-        Ok(w) => Some(w.version.to_string()),
-        Err(_) => sdist_version(filename).map(|(_, v)| v),
+                .filter(|i| !i.default)
+                .map(|i| &i.url),
+        );
+    for url in extra {
+        let url = IndexUrl::parse(url.as_str())?;
+        if !indexes.iter().any(|i| i.url() == url.url()) {
+            indexes.push(url);
+        }
     }
+    Ok(indexes)
 }
 
-fn normalize_name(name: &str) -> String {
-    name.to_ascii_lowercase().replace(['_', '.'], "-")
+/// The image's run-time settings: `[tool.lockship]` and flags over the base's.
+fn run_config(
+    options: &BuildOptions,
+    project: &Project,
+    base: &Base,
+    venv: &str,
+    has_backend: bool,
+) -> RunConfig {
+    let settings = &project.lockship;
+    let entrypoint = if !settings.command.is_empty() {
+        settings.command.clone()
+    } else if project.scripts.len() == 1 && has_backend {
+        vec![format!(
+            "{venv}/bin/{}",
+            project.scripts.keys().next().expect("one script")
+        )]
+    } else {
+        vec!["python3".to_string()]
+    };
+    let mut ours = vec![
+        format!("PATH={venv}/bin:{}", base.system_path()),
+        format!("VIRTUAL_ENV={venv}"),
+        "PYTHONUNBUFFERED=1".to_string(),
+        "PYTHONDONTWRITEBYTECODE=1".to_string(),
+        "LANG=C.UTF-8".to_string(),
+    ];
+    if base.has_ca_bundle() {
+        ours.push(format!(
+            "SSL_CERT_FILE={}",
+            lockship_runtime::fsbase::CA_BUNDLE
+        ));
+    }
+    if !has_backend {
+        ours.push("PYTHONPATH=/app".to_string());
+    }
+    ours.extend(settings.env.iter().map(|(k, v)| format!("{k}={v}")));
+    // A base image's own variables stay (PYTHON_VERSION, GPG_KEY…) unless set here.
+    let key = |kv: &str| {
+        kv.split_once('=')
+            .map(|(k, _)| k.to_string())
+            .unwrap_or_default()
+    };
+    let mut env: Vec<String> = base
+        .env()
+        .iter()
+        .filter(|kv| !ours.iter().any(|o| key(o) == key(kv)))
+        .cloned()
+        .collect();
+    env.extend(ours);
+    RunConfig {
+        entrypoint,
+        cmd: settings.cmd.clone(),
+        user: options
+            .user
+            .clone()
+            .or_else(|| settings.user.clone())
+            .unwrap_or_else(|| lockship_runtime::fsbase::NONROOT_UID.to_string()),
+        workdir: settings
+            .workdir
+            .clone()
+            .unwrap_or_else(|| "/app".to_string()),
+        env,
+        ports: settings
+            .ports
+            .iter()
+            .map(|p| format!("{}/{}", p.number, p.protocol))
+            .collect(),
+        labels: settings.labels.clone(),
+    }
 }
 
 /// The indexes a project uses: `[tool.lockship]`, then `[tool.uv]`, then poetry
@@ -362,26 +342,4 @@ pub(crate) fn project_indexes(project: &Project, lock_indexes: &[Url]) -> Vec<Ur
     out.extend(lock_indexes.iter().cloned());
     out.dedup();
     out
-}
-
-/// A short name of the lock kind.
-pub(crate) fn lock_kind_name(kind: LockKind) -> &'static str {
-    match kind {
-        LockKind::Uv => "uv.lock",
-        LockKind::Poetry => "poetry.lock",
-        LockKind::Pylock => "pylock.toml",
-        LockKind::Requirements => "requirements.txt",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upstream_versions_drop_the_debian_revision() {
-        assert_eq!(upstream_version("3.11.2-6+deb12u7"), "3.11.2");
-        assert_eq!(upstream_version("2.36-9+deb12u14"), "2.36");
-        assert_eq!(upstream_version("1:3.13.5-2"), "3.13.5");
-    }
 }

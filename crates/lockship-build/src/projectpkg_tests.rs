@@ -396,9 +396,9 @@ fn hostile_path_dependency_symlink_is_refused() {
     .unwrap();
     let pin = crate::GitPin {
         name: "app".into(),
-        url: dep.path().to_string_lossy().into_owned(),
-        commit: String::new(),
-        subdirectory: None,
+        source: crate::PinSource::Path {
+            dir: dep.path().to_path_buf(),
+        },
     };
     let err = crate::git::content_key(&pin).unwrap_err().to_string();
     assert!(err.contains("outside the project"), "{err}");

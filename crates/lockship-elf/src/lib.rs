@@ -32,6 +32,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod dlopen;
 mod elf;
 mod error;
 mod fs;
@@ -40,6 +41,11 @@ mod resolve;
 mod scan;
 mod search;
 
+pub use dlopen::{
+    known_runtime_libraries, resolve_runtime_loads, scan_runtime_loads, AskedBy, KnownFile,
+    KnownLibrary, KnownRuntimeLibraries, LoadCall, MissingRuntimeLib, OptionalModule, RuntimeLoad,
+    RuntimeResolution, RuntimeScan, SatisfiedLoad, Wanted, MAX_PY_FILE,
+};
 pub use elf::{is_elf, parse_elf, ElfFile, ElfKind, ELF_MAGIC};
 pub use error::ElfError;
 pub use fs::Filesystem;

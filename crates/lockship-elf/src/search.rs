@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use goblin::elf::header::{EM_386, EM_AARCH64, EM_ARM, EM_X86_64};
+use goblin::elf::header::EM_386;
 
 use crate::fs::{normalize, Filesystem};
 use crate::scan::Warning;
@@ -19,33 +19,15 @@ pub(crate) struct MachineInfo {
     pub loader: Option<(&'static str, &'static str)>,
 }
 
+/// The row of [`lockship_target::TARGETS`] for this machine and class.
 pub(crate) fn machine_info(machine: u16, class64: bool) -> MachineInfo {
-    match (machine, class64) {
-        (EM_X86_64, true) => MachineInfo {
-            triplet: Some("x86_64-linux-gnu"),
-            platform: Some("x86_64"),
-            loader: Some(("ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2")),
-        },
-        (EM_AARCH64, true) => MachineInfo {
-            triplet: Some("aarch64-linux-gnu"),
-            platform: Some("aarch64"),
-            loader: Some(("ld-linux-aarch64.so.1", "/lib/ld-linux-aarch64.so.1")),
-        },
-        (EM_ARM, false) => MachineInfo {
-            triplet: Some("arm-linux-gnueabihf"),
-            platform: Some("v7l"),
-            loader: Some(("ld-linux-armhf.so.3", "/lib/ld-linux-armhf.so.3")),
-        },
-        (EM_386, false) => MachineInfo {
-            triplet: Some("i386-linux-gnu"),
-            platform: Some("i686"),
-            loader: Some(("ld-linux.so.2", "/lib/ld-linux.so.2")),
-        },
-        _ => MachineInfo {
-            triplet: None,
-            platform: None,
-            loader: None,
-        },
+    let target = lockship_target::by_elf(machine, class64);
+    MachineInfo {
+        triplet: target.map(|t| t.triplet),
+        platform: target.and_then(|t| t.elf).map(|elf| elf.at_platform),
+        loader: target
+            .and_then(|t| t.glibc_loader)
+            .map(|loader| (loader.name, loader.path)),
     }
 }
 
@@ -266,6 +248,7 @@ fn wildmatch(pattern: &[u8], name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use goblin::elf::header::EM_X86_64;
 
     fn ex(entry: &str) -> Vec<String> {
         expand(entry, Path::new("/opt/venv/lib/pkg"), EM_X86_64, true)

@@ -130,9 +130,17 @@ pub enum LayerError {
     },
 
     /// The build closure given to [`crate::LayerCache::get_or_build`] failed
-    /// for a reason of its own; the text says why.
+    /// for a reason of its own; the text says why. Prefer
+    /// [`LayerError::Producer`], which keeps the error (and its hint) typed.
     #[error("{0}")]
     Build(String),
+
+    /// The build closure given to [`crate::LayerCache::get_or_build`] failed
+    /// with an error of another crate, kept whole: its source chain (and so
+    /// its hint) reaches the caller, which may also take it back with
+    /// [`LayerError::into_producer`].
+    #[error("Producing the layer failed")]
+    Producer(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl LayerError {
@@ -155,9 +163,49 @@ impl LayerError {
         }
     }
 
+    /// The error of the closure that produced the layer, when it was one of
+    /// type `E` ([`LayerError::Producer`]); else the layer error itself.
+    pub fn into_producer<E: std::error::Error + 'static>(self) -> Result<E, LayerError> {
+        match self {
+            LayerError::Producer(e) => match e.downcast::<E>() {
+                Ok(e) => Ok(*e),
+                Err(e) => Err(LayerError::Producer(e)),
+            },
+            other => Err(other),
+        }
+    }
+
     /// A closure turning an [`std::io::Error`] into [`LayerError::Io`] on `path`.
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> LayerError {
         let path = path.to_path_buf();
         move |source| LayerError::Io { path, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("No network to fetch `{0}`")]
+    struct Offline(String);
+
+    #[test]
+    fn a_producer_error_keeps_its_type_and_chain() {
+        let err = LayerError::Producer(Box::new(Offline("numpy".into())));
+        let source = std::error::Error::source(&err).expect("the producer's error is the source");
+        assert_eq!(source.to_string(), "No network to fetch `numpy`");
+        assert!(source.downcast_ref::<Offline>().is_some());
+        let back: Offline = err.into_producer().expect("taken back whole");
+        assert_eq!(back.0, "numpy");
+    }
+
+    #[test]
+    fn another_error_is_not_taken_for_a_producer_error() {
+        let err = LayerError::Producer(Box::new(std::io::Error::other("disk")));
+        let err = err.into_producer::<Offline>().unwrap_err();
+        assert!(matches!(err, LayerError::Producer(_)));
+        let err = LayerError::NotADirectory { path: "x".into() };
+        assert!(err.into_producer::<Offline>().is_err());
     }
 }

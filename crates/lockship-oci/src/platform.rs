@@ -51,14 +51,23 @@ impl Platform {
         Platform::new("arm", Some("v7"))
     }
 
-    /// The Debian architecture name for this platform: `amd64`, `arm64` or `armhf`.
+    /// The row of the target table ([`lockship_target::TARGETS`]) for
+    /// this platform, if lockship knows its architecture.
+    pub fn target(&self) -> Option<&'static lockship_target::Target> {
+        if self.os != "linux" {
+            return None;
+        }
+        lockship_target::by_oci(&self.architecture, self.variant.as_deref())
+    }
+
+    /// The Debian architecture name for this platform: `amd64`, `arm64` or
+    /// `armhf`, from the target table.
     ///
     /// Unknown architectures are returned as they are.
     pub fn debian_arch(&self) -> &str {
-        match (self.architecture.as_str(), self.variant.as_deref()) {
-            ("arm", Some("v7")) | ("arm", None) => "armhf",
-            ("arm", Some("v6")) | ("arm", Some("v5")) => "armel",
-            (arch, _) => arch,
+        match lockship_target::by_oci(&self.architecture, self.variant.as_deref()) {
+            Some(target) => target.debian_arch,
+            None => &self.architecture,
         }
     }
 
@@ -66,15 +75,11 @@ impl Platform {
     ///
     /// Architectures without an OCI name known here are returned with Rust's name for them.
     pub fn host() -> Platform {
-        match std::env::consts::ARCH {
-            "x86_64" => Platform::linux_amd64(),
-            "aarch64" => Platform::linux_arm64(),
-            "arm" => Platform::linux_arm_v7(),
-            "x86" => Platform::new("386", None),
-            "powerpc64" => Platform::new("ppc64le", None),
-            "s390x" => Platform::new("s390x", None),
-            "riscv64" => Platform::new("riscv64", None),
-            other => Platform::new(other, None),
+        match lockship_target::host() {
+            Some(t) if !t.oci_architecture.is_empty() => {
+                Platform::new(t.oci_architecture, t.oci_variant)
+            }
+            _ => Platform::new(std::env::consts::ARCH, None),
         }
     }
 }
@@ -94,14 +99,22 @@ impl FromStr for Platform {
 
     fn from_str(input: &str) -> Result<Platform, OciError> {
         let parts: Vec<&str> = input.trim().split('/').collect();
-        let platform = match parts.as_slice() {
-            ["linux", "amd64" | "x86_64"] => Some(Platform::linux_amd64()),
-            ["linux", "arm64" | "aarch64"] | ["linux", "arm64" | "aarch64", "v8"] => {
-                Some(Platform::linux_arm64())
+        // The OCI name, or the machine's (`x86_64`) or Debian's (`armhf`).
+        let arch = |name: &str| {
+            lockship_target::by_oci(name, None)
+                .or_else(|| lockship_target::by_machine(name))
+                .or_else(|| lockship_target::by_debian_arch(name))
+        };
+        let target = match parts.as_slice() {
+            ["linux", name] => arch(name),
+            ["linux", name, variant] => {
+                arch(name).and_then(|t| lockship_target::by_oci(t.oci_architecture, Some(variant)))
             }
-            ["linux", "arm" | "armhf"] | ["linux", "arm", "v7"] => Some(Platform::linux_arm_v7()),
             _ => None,
         };
+        let platform = target
+            .filter(|t| t.buildable)
+            .map(|t| Platform::new(t.oci_architecture, t.oci_variant));
         platform.ok_or_else(|| OciError::InvalidPlatform {
             input: input.to_string(),
         })
@@ -130,6 +143,28 @@ mod tests {
         assert_eq!(p.variant.as_deref(), Some("v7"));
         assert_eq!(p.to_string(), "linux/arm/v7");
         assert_eq!(p.debian_arch(), "armhf");
+
+        for (alias, platform) in [
+            ("linux/x86_64", Platform::linux_amd64()),
+            ("linux/aarch64", Platform::linux_arm64()),
+            ("linux/aarch64/v8", Platform::linux_arm64()),
+            ("linux/arm", Platform::linux_arm_v7()),
+            ("linux/armhf", Platform::linux_arm_v7()),
+        ] {
+            assert_eq!(alias.parse::<Platform>().unwrap(), platform, "{alias}");
+        }
+    }
+
+    #[test]
+    fn debian_arch_comes_from_the_target_table() {
+        assert_eq!(Platform::new("arm", Some("v6")).debian_arch(), "armel");
+        assert_eq!(Platform::new("arm", None).debian_arch(), "armhf");
+        assert_eq!(Platform::new("ppc64le", None).debian_arch(), "ppc64el");
+        assert_eq!(Platform::new("mips", None).debian_arch(), "mips");
+        assert_eq!(
+            Platform::linux_arm_v7().target().unwrap().triplet,
+            "arm-linux-gnueabihf"
+        );
     }
 
     #[test]
@@ -148,6 +183,8 @@ mod tests {
             "windows/amd64",
             "linux/mips",
             "linux/amd64/v9",
+            "linux/arm/v6",
+            "linux/386",
             "amd64",
         ] {
             let err = bad.parse::<Platform>().unwrap_err();

@@ -129,6 +129,13 @@ impl Dockerignore {
         })
     }
 
+    /// Whether some rule's pattern matches `path` itself (not a directory
+    /// above it): the rules used as a list of globs.
+    pub(crate) fn matches_exactly(&self, path: &str) -> bool {
+        let file = clean(path);
+        self.rules.iter().any(|r| r.matcher.matches(&file))
+    }
+
     /// Whether some exception could put back a path below the directory
     /// `dir`: when not, a left-out directory need not be read at all.
     pub fn may_reinclude_below(&self, dir: &str) -> bool {

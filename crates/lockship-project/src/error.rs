@@ -66,7 +66,7 @@ pub enum ProjectError {
         message: String,
     },
     /// The project has no lockfile.
-    #[error("No lockfile in `{}` (looked for `uv.lock`, `poetry.lock`, `pylock.toml` and `requirements.txt`)", dir.display())]
+    #[error("No lockfile in `{}` (looked for `uv.lock`, `poetry.lock`, `pdm.lock`, `Pipfile.lock`, `pylock.toml` and requirements files)", dir.display())]
     NoLock {
         /// The project directory.
         dir: PathBuf,
@@ -92,6 +92,28 @@ pub enum ProjectError {
         line: usize,
         /// The option as written.
         option: String,
+    },
+    /// A requirements file includes (`-r`/`-c`) a file outside the project.
+    #[error("`{}` line {line} includes `{include}`, which is outside the project directory `{}`", path.display(), project.display())]
+    IncludeOutsideProject {
+        /// The requirements file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// The included path as written.
+        include: String,
+        /// The project directory includes must stay in.
+        project: PathBuf,
+    },
+    /// A uv workspace has no member of the requested name.
+    #[error("The workspace at `{}` has no member named `{package}`", root.display())]
+    UnknownMember {
+        /// The workspace root.
+        root: PathBuf,
+        /// The requested member.
+        package: String,
+        /// The members it has.
+        known: Vec<String>,
     },
     /// The lockfile no longer matches `pyproject.toml`.
     #[error("The lockfile `{}` is out of date with `pyproject.toml`: {reason}", lockfile.display())]
@@ -196,7 +218,7 @@ impl ProjectError {
             ),
             Self::NoLock { poetry: true, .. } => Some("run `poetry lock`".into()),
             Self::NoLock { poetry: false, .. } => Some(
-                "run `uv lock` (or `poetry lock`), or pass `--lockfile` to name a lockfile".into(),
+                "run `uv lock` (or `poetry lock`, `pdm lock`, `pipenv lock`), or pass `--lockfile` to name a lockfile".into(),
             ),
             Self::UnsupportedLockVersion { supported, .. } => Some(format!(
                 "this lockship reads {supported}; regenerate the lockfile with a matching tool version"
@@ -206,6 +228,10 @@ impl ProjectError {
                     .into(),
             ),
             Self::StaleLock { hint, .. } => Some(hint.clone()),
+            Self::IncludeOutsideProject { .. } => Some(
+                "copy the included requirements into the project, or pass the project that holds them".into(),
+            ),
+            Self::UnknownMember { known, .. } => Some(known_list("workspace members", known)),
             Self::MissingFromLock { lock_command, .. } => Some(format!("run `{lock_command}`")),
             Self::UnknownGroup { known, .. } => Some(known_list("groups", known)),
             Self::UnknownExtra { known, .. } => Some(known_list("extras", known)),

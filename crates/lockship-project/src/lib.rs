@@ -3,10 +3,13 @@
 //! [`Project::load`] reads `pyproject.toml` — PEP 621 `[project]`, PEP 735
 //! `[dependency-groups]`, `[build-system]`, Poetry's `[tool.poetry]`,
 //! `[tool.uv]` index settings and lockship's own `[tool.lockship]` — into a
-//! [`Project`]. [`Project::load_lock`] finds and reads its lockfile
-//! (`uv.lock`, `poetry.lock`, `pylock.toml` or a pinned `requirements.txt`,
-//! in that order of preference) into one [`Lock`] model, and refuses a lock
-//! that no longer matches `pyproject.toml`. [`select`] then walks the
+//! [`Project`]; a directory with no project table, or no `pyproject.toml`
+//! at all, is a [`ProjectKind::Application`], and a uv workspace member knows
+//! its [`Workspace`]. [`Project::load_lock`] finds and reads its lockfile
+//! (`uv.lock`, `poetry.lock`, `pdm.lock`, `Pipfile.lock`, `pylock.toml` or a
+//! pinned requirements file, in that order of preference; a workspace
+//! member's is the root's `uv.lock`, narrowed to the member) into one
+//! [`Lock`] model, and refuses a lock that no longer matches the project. [`select`] then walks the
 //! dependency graph from the project's main dependencies (plus the groups and
 //! extras asked for), evaluating PEP 508 markers for the target
 //! [`MarkerEnv`], and returns the packages an image needs.
@@ -49,6 +52,8 @@ pub mod dockerignore;
 mod error;
 mod marker;
 mod model;
+mod pdm_lock;
+mod pipfile_lock;
 mod poetry_lock;
 mod pylock;
 mod pyproject;
@@ -56,16 +61,20 @@ mod requirements;
 mod select;
 mod settings;
 mod stale;
+mod stale_uv;
 mod uv_lock;
 mod validate;
+mod workspace;
 
 pub use dockerignore::{Dockerignore, SECRET_PATTERNS};
 pub use error::ProjectError;
 pub use marker::MarkerEnv;
-pub use model::{Artifact, Dep, Lock, LockKind, LockedPackage, PackageSource};
+pub use model::{Artifact, Dep, Lock, LockKind, LockWarning, LockedPackage, PackageSource};
 pub use pyproject::{
-    BuildSystem, PoetryConfig, PoetryInclude, PoetrySource, Project, ProjectFormat, Requirement,
+    BuildSystem, PoetryConfig, PoetryInclude, PoetrySource, Project, ProjectFormat, ProjectKind,
+    Requirement, Workspace,
 };
+pub use requirements::REQUIREMENTS_FILES;
 pub use select::{select, Selection};
 pub use settings::{LockshipSettings, Port, SandboxLimits, UvConfig, UvIndex};
 pub use validate::{package_name as check_package_name, version as check_version};
@@ -78,20 +87,24 @@ pub const MAX_LOCK_BYTES: u64 = 64 << 20;
 /// Which lockfile to read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum LockSelection {
-    /// The first of `uv.lock`, `poetry.lock`, `pylock.toml`, `requirements.txt`
-    /// in the project directory.
+    /// The first of [`LOCKFILES`], then of [`REQUIREMENTS_FILES`], in the
+    /// project directory; for a uv workspace member without a lock of its
+    /// own, the workspace root's `uv.lock`.
     #[default]
     Auto,
     /// This file (`--lockfile`), relative to the project directory unless
     /// absolute; its kind is told by its name (`uv.lock`, `poetry.lock`,
-    /// `pylock*.toml`, anything else is a requirements file).
+    /// `pdm.lock`, `Pipfile.lock`, `pylock*.toml`, anything else is a
+    /// requirements file).
     Path(PathBuf),
 }
 
 /// The lockfile names looked for, in order of preference.
-pub const LOCKFILES: [(&str, LockKind); 4] = [
+pub const LOCKFILES: [(&str, LockKind); 6] = [
     ("uv.lock", LockKind::Uv),
     ("poetry.lock", LockKind::Poetry),
+    ("pdm.lock", LockKind::Pdm),
+    ("Pipfile.lock", LockKind::Pipenv),
     ("pylock.toml", LockKind::Pylock),
     ("requirements.txt", LockKind::Requirements),
 ];
@@ -127,14 +140,26 @@ impl Project {
                 let kind = kind_of(&path);
                 Ok((path, kind))
             }
-            LockSelection::Auto => LOCKFILES
-                .iter()
-                .map(|(name, kind)| (self.dir.join(name), *kind))
-                .find(|(path, _)| path.is_file())
-                .ok_or_else(|| ProjectError::NoLock {
+            LockSelection::Auto => {
+                let own = LOCKFILES
+                    .iter()
+                    .map(|(name, kind)| (self.dir.join(name), *kind))
+                    .chain(
+                        REQUIREMENTS_FILES
+                            .iter()
+                            .map(|name| (self.dir.join(name), LockKind::Requirements)),
+                    )
+                    .find(|(path, _)| path.is_file());
+                let workspace = || {
+                    let root = &self.workspace.as_ref()?.root;
+                    let lock = root.join("uv.lock");
+                    lock.is_file().then_some((lock, LockKind::Uv))
+                };
+                own.or_else(workspace).ok_or_else(|| ProjectError::NoLock {
                     dir: self.dir.clone(),
                     poetry: self.poetry.is_some() && self.format == ProjectFormat::Poetry,
-                }),
+                })
+            }
         }
     }
 
@@ -142,22 +167,64 @@ impl Project {
     /// `pyproject.toml` (see [`Lock::check_fresh`]).
     pub fn load_lock(&self, selection: &LockSelection) -> Result<Lock, ProjectError> {
         let (path, kind) = self.find_lock(selection)?;
-        let lock = Lock::read(&path, kind)?;
+        let mut lock = Lock::read_in(&path, kind, &self.dir)?;
+        match kind {
+            LockKind::Uv => self.narrow_to_member(&mut lock)?,
+            LockKind::Pdm => lock.index_urls.extend(self.pdm_sources()),
+            _ => {}
+        }
         lock.check_fresh(self)?;
         Ok(lock)
     }
 }
 
+impl Project {
+    /// `[[tool.pdm.source]]` URLs, which a `pdm.lock` does not repeat
+    /// (URLs with `${VAR}` credentials left out).
+    fn pdm_sources(&self) -> Vec<url::Url> {
+        self.raw
+            .get("tool")
+            .and_then(|t| t.get("pdm"))
+            .and_then(|t| t.get("source"))
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("url")?.as_str())
+            .filter(|u| !u.contains("${"))
+            .filter_map(|u| url::Url::parse(u).ok())
+            .collect()
+    }
+}
+
 impl Lock {
     /// Read a lockfile of the given kind, without comparing it to a project.
+    /// A requirements file's `-r`/`-c` includes must stay inside the
+    /// file's own directory; see [`Lock::read_in`].
     pub fn read(path: &Path, kind: LockKind) -> Result<Lock, ProjectError> {
+        Self::read_in(path, kind, dir_of(path))
+    }
+
+    /// Read a lockfile of the given kind for the project in `project_dir`:
+    /// a requirements file's `-r`/`-c` includes are followed only inside
+    /// that directory.
+    pub fn read_in(path: &Path, kind: LockKind, project_dir: &Path) -> Result<Lock, ProjectError> {
         let text = error::read_capped(path, MAX_LOCK_BYTES)?;
         match kind {
             LockKind::Uv => uv_lock::parse(path, &text),
             LockKind::Poetry => poetry_lock::parse(path, &text),
             LockKind::Pylock => pylock::parse(path, &text),
-            LockKind::Requirements => requirements::parse(path, &text),
+            LockKind::Requirements => requirements::parse_in(path, &text, project_dir),
+            LockKind::Pdm => pdm_lock::parse(path, &text),
+            LockKind::Pipenv => pipfile_lock::parse(path, &text),
         }
+    }
+}
+
+/// The directory a file is in (`.` for a bare file name).
+pub(crate) fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
 }
 
@@ -170,6 +237,8 @@ fn kind_of(path: &Path) -> LockKind {
     match name.as_str() {
         "uv.lock" => LockKind::Uv,
         "poetry.lock" => LockKind::Poetry,
+        "pdm.lock" => LockKind::Pdm,
+        "Pipfile.lock" => LockKind::Pipenv,
         n if n.starts_with("pylock.") && n.ends_with(".toml") => LockKind::Pylock,
         _ => LockKind::Requirements,
     }
@@ -192,5 +261,7 @@ mod tests {
         assert_eq!(kind_of(Path::new("poetry.lock")), LockKind::Poetry);
         assert_eq!(kind_of(Path::new("pylock.prod.toml")), LockKind::Pylock);
         assert_eq!(kind_of(Path::new("reqs/prod.txt")), LockKind::Requirements);
+        assert_eq!(kind_of(Path::new("pdm.lock")), LockKind::Pdm);
+        assert_eq!(kind_of(Path::new("Pipfile.lock")), LockKind::Pipenv);
     }
 }

@@ -17,6 +17,10 @@ pub enum LockKind {
     Pylock,
     /// A pinned `requirements.txt` (pip-compile or `uv pip compile` output).
     Requirements,
+    /// `pdm.lock` (lock_version 4.x).
+    Pdm,
+    /// `Pipfile.lock` (pipfile-spec 6).
+    Pipenv,
 }
 
 impl LockKind {
@@ -29,6 +33,21 @@ impl LockKind {
             Self::Requirements => {
                 "uv pip compile --generate-hashes pyproject.toml -o requirements.txt"
             }
+            Self::Pdm => "pdm lock",
+            Self::Pipenv => "pipenv lock",
+        }
+    }
+
+    /// The usual file name of this kind of lockfile (`requirements.txt` for
+    /// every requirements file).
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Uv => "uv.lock",
+            Self::Poetry => "poetry.lock",
+            Self::Pylock => "pylock.toml",
+            Self::Requirements => "requirements.txt",
+            Self::Pdm => "pdm.lock",
+            Self::Pipenv => "Pipfile.lock",
         }
     }
 }
@@ -61,9 +80,65 @@ pub struct Lock {
     /// `dependency-groups` and `extras`), also accepted by `select`.
     #[serde(skip)]
     pub(crate) declared: (Vec<String>, Vec<String>),
-    /// poetry.lock `metadata.content-hash`.
+    /// poetry.lock `metadata.content-hash`, pdm.lock `metadata.content_hash`
+    /// (without `sha256:`), Pipfile.lock `_meta.hash.sha256`.
     #[serde(skip)]
     pub(crate) content_hash: Option<String>,
+    /// Things worth telling the user that do not stop the build (pins
+    /// without hashes, say), in the order found.
+    pub warnings: Vec<LockWarning>,
+    /// uv.lock: every workspace member's own entry (the root project's too),
+    /// by name, with the directory the lock records for it.
+    #[serde(skip)]
+    pub(crate) members: BTreeMap<String, (PathBuf, RootEntry)>,
+    /// uv.lock `[manifest]`: members, constraints and overrides.
+    #[serde(skip)]
+    pub(crate) manifest: UvManifest,
+    /// Pipfile.lock `_meta.sources` as written, for the Pipfile hash.
+    #[serde(skip)]
+    pub(crate) pipfile_sources: Option<serde_json::Value>,
+}
+
+/// A warning about a lock, returned as data for the caller to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum LockWarning {
+    /// Some pins of a requirements file (or Pipfile.lock) carry no
+    /// `--hash`: their files are downloaded without a check against the lock.
+    UnhashedPins {
+        /// The lockfile.
+        path: PathBuf,
+        /// How many packages are pinned without a hash.
+        unhashed: usize,
+        /// How many packages the lock lists.
+        total: usize,
+    },
+}
+
+impl std::fmt::Display for LockWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnhashedPins {
+                path,
+                unhashed,
+                total,
+            } => write!(
+                f,
+                "{unhashed} of {total} packages in `{}` are not pinned by hash; their downloads are checked against nothing (hint: generate the file with `--generate-hashes`)",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// uv.lock `[manifest]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UvManifest {
+    /// The lock's `revision` (0 when absent).
+    pub revision: i64,
+    pub members: Vec<String>,
+    pub constraints: Vec<toml::Value>,
+    pub overrides: Vec<toml::Value>,
+    pub dependency_groups: BTreeMap<String, Vec<toml::Value>>,
 }
 
 /// The project's own entry in a lock that records one.
@@ -76,6 +151,8 @@ pub(crate) struct RootEntry {
     pub requires_dist: Option<Vec<toml::Value>>,
     /// `[package.metadata.requires-dev]`, for the staleness check.
     pub requires_dev: Option<BTreeMap<String, Vec<toml::Value>>>,
+    /// `provides-extras`, when the lock records it.
+    pub provides_extras: Option<Vec<String>>,
 }
 
 impl Lock {
@@ -90,6 +167,10 @@ impl Lock {
             default_groups: Vec::new(),
             declared: (Vec::new(), Vec::new()),
             content_hash: None,
+            warnings: Vec::new(),
+            members: BTreeMap::new(),
+            manifest: UvManifest::default(),
+            pipfile_sources: None,
         }
     }
 

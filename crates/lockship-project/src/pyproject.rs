@@ -18,6 +18,32 @@ pub enum ProjectFormat {
     Pep621,
     /// `[tool.poetry]` without `[project]` (Poetry 1).
     Poetry,
+    /// Neither: `pyproject.toml` holds only tool settings, or is absent.
+    Bare,
+}
+
+/// Whether the project is itself a package or only an application around
+/// its lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ProjectKind {
+    /// A package: `[project]` (or `[tool.poetry]`), built and installed.
+    Package,
+    /// An application: no `[project]` or `[tool.poetry]` table, uv's
+    /// `[tool.uv] package = false`, Poetry's `package-mode = false`, or no
+    /// `pyproject.toml` at all. Its lock supplies every dependency and its
+    /// files are copied to `/app`; nothing is built or installed for it.
+    Application,
+}
+
+/// The uv workspace a project is a member of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Workspace {
+    /// The workspace root: the directory whose `pyproject.toml` has
+    /// `[tool.uv.workspace]`, and which holds `uv.lock`.
+    pub root: PathBuf,
+    /// Every member, by normalised name, with its directory (the root's own
+    /// project included when it has one).
+    pub members: BTreeMap<String, PathBuf>,
 }
 
 /// A declared dependency, from `[project]`, `[dependency-groups]` or `[tool.poetry]`.
@@ -87,6 +113,11 @@ pub struct Project {
     pub pyproject: PathBuf,
     /// Which table declares it.
     pub format: ProjectFormat,
+    /// A package, or an application around its lock.
+    pub kind: ProjectKind,
+    /// The uv workspace it belongs to, when it is a member of one (the
+    /// workspace root itself included).
+    pub workspace: Option<Workspace>,
     /// Its name, normalised.
     pub name: Option<String>,
     /// Its version, as written.
@@ -191,16 +222,30 @@ struct RawPyproject {
 }
 
 impl Project {
-    /// Read `dir/pyproject.toml`.
+    /// Read `dir/pyproject.toml`. A directory without one is an
+    /// [`ProjectKind::Application`] whose lock names every dependency; a
+    /// directory that is neither a project nor holds a lockfile is refused
+    /// with [`ProjectError::NoPyproject`]. When the project is a member of a
+    /// uv workspace, [`Project::workspace`] says where its root is.
     pub fn load(dir: &Path) -> Result<Self, ProjectError> {
         let path = dir.join("pyproject.toml");
-        if !path.is_file() {
-            return Err(ProjectError::NoPyproject {
-                dir: dir.to_path_buf(),
-            });
-        }
-        let text = crate::error::read(&path)?;
-        Self::from_str_at(dir, &path, &text)
+        let mut project = if path.is_file() {
+            let text = crate::error::read(&path)?;
+            Self::from_str_at(dir, &path, &text)?
+        } else {
+            let has_lock = crate::LOCKFILES
+                .iter()
+                .any(|(name, _)| dir.join(name).is_file())
+                || crate::requirements::any_requirements_file(dir);
+            if !has_lock {
+                return Err(ProjectError::NoPyproject {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Self::from_str_at(dir, &path, "")?
+        };
+        project.workspace = crate::workspace::discover(&project)?;
+        Ok(project)
     }
 
     fn from_str_at(dir: &Path, path: &Path, text: &str) -> Result<Self, ProjectError> {
@@ -214,18 +259,15 @@ impl Project {
         let format = match (&raw.project, &poetry) {
             (Some(_), _) => ProjectFormat::Pep621,
             (None, Some(_)) => ProjectFormat::Poetry,
-            (None, None) => {
-                return Err(ProjectError::invalid(
-                    path,
-                    "project",
-                    "neither `[project]` nor `[tool.poetry]` is present",
-                ))
-            }
+            (None, None) => ProjectFormat::Bare,
         };
+        let kind = application_kind(&table, format);
         let mut project = Project {
             dir: dir.to_path_buf(),
             pyproject: path.to_path_buf(),
             format,
+            kind,
+            workspace: None,
             name: None,
             version: None,
             requires_python: None,
@@ -333,6 +375,25 @@ fn read_poetry(project: &mut Project, path: &Path, poetry: RawPoetry) -> Result<
         sources: poetry.source,
     });
     Ok(())
+}
+
+/// Whether `pyproject.toml` makes the project an application: no project
+/// table, `[tool.uv] package = false`, or Poetry's `package-mode = false`.
+fn application_kind(raw: &toml::Table, format: ProjectFormat) -> ProjectKind {
+    let flag = |tool: &str, key: &str| {
+        raw.get("tool")
+            .and_then(|t| t.get(tool))
+            .and_then(|t| t.get(key))
+            .and_then(|v| v.as_bool())
+    };
+    let not_a_package = format == ProjectFormat::Bare
+        || flag("uv", "package") == Some(false)
+        || flag("poetry", "package-mode") == Some(false);
+    if not_a_package {
+        ProjectKind::Application
+    } else {
+        ProjectKind::Package
+    }
 }
 
 /// Parse PEP 508 strings.
@@ -548,12 +609,23 @@ mod tests {
                 .starts_with("Invalid requirement `requests >=` in `pyproject.toml`"),
             "{err}"
         );
-        let err = load("[build-system]\nrequires=[]\n").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("neither `[project]` nor `[tool.poetry]`"),
-            "{err}"
+        let bare = load("[build-system]\nrequires=[]\n").unwrap();
+        assert_eq!(
+            (bare.format, bare.kind),
+            (ProjectFormat::Bare, ProjectKind::Application)
         );
+    }
+
+    #[test]
+    fn apps_without_a_package_are_applications() {
+        let uv = load("[project]\nname='a'\nversion='1'\n[tool.uv]\npackage=false\n").unwrap();
+        assert_eq!(uv.kind, ProjectKind::Application);
+        let poetry =
+            load("[tool.poetry]\nname='a'\npackage-mode=false\n[tool.poetry.dependencies]\npython='^3.11'\n")
+                .unwrap();
+        assert_eq!(poetry.kind, ProjectKind::Application);
+        let package = load("[project]\nname='a'\nversion='1'\n").unwrap();
+        assert_eq!(package.kind, ProjectKind::Package);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::marker::Evaluator;
-use crate::model::{Dep, Lock, LockKind, LockedPackage};
+use crate::model::{Dep, Lock, LockKind, LockedPackage, PackageSource};
 use crate::{normalize_name, MarkerEnv, Project, ProjectError, Requirement};
 
 /// What to install besides the project's main dependencies.
@@ -27,7 +27,10 @@ pub struct Selection {
 /// `pylock.toml` markers may test `extras` and `dependency_groups` (PEP 751),
 /// and with no group asked for, the lock's `default-groups` apply. A package
 /// named like the project is left out: the project is installed from its
-/// directory.
+/// directory. `Pipfile.lock` and `pdm.lock` (whose entries name their
+/// groups) keep every package of group `default` or of a group (or, for
+/// PDM, an extra) asked for, whose marker holds; a `pdm.lock` without
+/// groups is walked as a graph.
 pub fn select<'l>(
     lock: &'l Lock,
     project: &Project,
@@ -39,8 +42,37 @@ pub fn select<'l>(
         path: &lock.path,
     };
     let (groups, extras) = checked(lock, project, selection)?;
+    let grouped = lock.packages.iter().any(|p| !p.groups.is_empty());
     let selected: Vec<&LockedPackage> = match lock.kind {
-        LockKind::Uv | LockKind::Poetry => walk(lock, project, &groups, &extras, &eval)?,
+        LockKind::Pipenv | LockKind::Pdm if grouped || lock.kind == LockKind::Pipenv => {
+            // Flat locks whose entries name their groups: PDM's extras are
+            // groups too.
+            let mut active: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
+            active.extend(extras.iter().map(String::as_str));
+            active.insert("default");
+            let mut out = Vec::new();
+            for p in &lock.packages {
+                if project.name.as_deref() == Some(p.name.as_str())
+                    || !p.groups.iter().any(|g| active.contains(g.as_str()))
+                {
+                    continue;
+                }
+                if eval.holds(&p.name, p.marker.as_deref(), &[])? {
+                    if p.version.is_none() && matches!(p.source, PackageSource::Registry { .. }) {
+                        return Err(ProjectError::invalid(
+                            &lock.path,
+                            &format!("package `{}`", p.name),
+                            "it is not pinned (`*`): the lock was made where its marker was false, but the target needs it",
+                        ));
+                    }
+                    out.push(p);
+                }
+            }
+            out
+        }
+        LockKind::Uv | LockKind::Poetry | LockKind::Pdm | LockKind::Pipenv => {
+            walk(lock, project, &groups, &extras, &eval)?
+        }
         LockKind::Requirements | LockKind::Pylock => {
             let groups: Vec<String> = if groups.is_empty() {
                 lock.default_groups.clone()

@@ -1,11 +1,7 @@
 //! Whether a lockfile still matches `pyproject.toml`.
 //!
-//! - `uv.lock`: the project's `[package.metadata] requires-dist` (and
-//!   `requires-dev`) are compared, requirement by requirement, with
-//!   `[project]` dependencies, optional dependencies and dependency groups.
-//!   Specifiers and markers are compared after parsing, so formatting and
-//!   uv's marker rewriting do not count as changes. Sources (`git = ...`) are
-//!   not compared.
+//! - `uv.lock`: as `uv lock --check` decides it; see [`crate::stale_uv`].
+//!   The project's own entry's edges must also name only declared packages.
 //! - `poetry.lock`: `metadata.content-hash` is recomputed as Poetry 2.5 does
 //!   (SHA-256 of `json.dumps(relevant_sections, sort_keys=True)` over
 //!   `[project]` `requires-python`/`dependencies`/`optional-dependencies`,
@@ -13,21 +9,20 @@
 //!   `extras`, `dev-dependencies`, `group`), which for a `[tool.poetry]`-only
 //!   project is also Poetry 1's hash. A lock without a content-hash is
 //!   checked by dependency names instead.
-//!   The project's own entry's edges (`dependencies`, `optional-dependencies`,
-//!   `dev-dependencies`), which are what [`crate::select`] walks, must name
-//!   only packages `pyproject.toml` declares in the same place: an edge it
-//!   does not declare would install a package nobody asked for.
+//! - `pdm.lock`: `metadata.content_hash` is recomputed as PDM does
+//!   ([`crate::pdm_lock::content_hashes`]); without one, by names.
+//! - `Pipfile.lock`: `_meta.hash.sha256` is recomputed from the `Pipfile`
+//!   next to it as pipenv does ([`crate::pipfile_lock::content_hashes`]);
+//!   with no `Pipfile` there, by names.
 //! - `pylock.toml` and `requirements.txt` carry no record of their inputs:
 //!   only main dependencies without a marker are checked to be present.
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
-use uv_pep508::MarkerTree;
 
 use crate::model::{Lock, LockKind};
-use crate::{Project, ProjectError, ProjectFormat, Requirement};
+use crate::{Project, ProjectError, Requirement};
 
 impl Lock {
     /// Refuse a lock that no longer matches `project` with
@@ -36,6 +31,8 @@ impl Lock {
         let reason = match self.kind {
             LockKind::Uv => self.uv_difference(project),
             LockKind::Poetry => self.poetry_difference(project),
+            LockKind::Pdm => self.pdm_difference(project),
+            LockKind::Pipenv => self.pipenv_difference(project)?,
             LockKind::Pylock | LockKind::Requirements => self.names_difference(project, false),
         };
         match reason {
@@ -48,103 +45,35 @@ impl Lock {
         }
     }
 
-    fn uv_difference(&self, project: &Project) -> Option<String> {
-        if let Some(reason) = self.root_edges_difference(project) {
-            return Some(reason);
-        }
-        if project.format != ProjectFormat::Pep621 {
-            return None;
-        }
-        let root = self.root.as_ref()?;
-        if let Some(requires_dist) = &root.requires_dist {
-            let mut declared = BTreeSet::new();
-            for r in &project.dependencies {
-                declared.insert(canonical(
-                    &r.name,
-                    &r.extras,
-                    r.specifier.as_deref(),
-                    marker_tree(r.marker.as_deref()),
-                ));
-            }
-            for (extra, reqs) in &project.optional_dependencies {
-                let Ok(extra_marker) = MarkerTree::from_str(&format!("extra == '{extra}'")) else {
-                    continue;
-                };
-                for r in reqs {
-                    let m = marker_tree(r.marker.as_deref()).and(extra_marker);
-                    declared.insert(canonical(&r.name, &r.extras, r.specifier.as_deref(), m));
-                }
-            }
-            if let Some(reason) =
-                set_difference(&declared, &locked_set(requires_dist), "`[project]`")
-            {
-                return Some(reason);
-            }
-        }
-        let requires_dev = root.requires_dev.as_ref()?;
-        for (group, reqs) in &project.dependency_groups {
-            let declared: BTreeSet<String> = reqs.iter().map(canonical_req).collect();
-            let locked = requires_dev
-                .get(group)
-                .map(|v| locked_set(v))
-                .unwrap_or_default();
-            if let Some(reason) = set_difference(&declared, &locked, &format!("group `{group}`")) {
-                return Some(reason);
-            }
-        }
-        None
+    fn pdm_difference(&self, project: &Project) -> Option<String> {
+        let Some(hash) = &self.content_hash else {
+            return self.names_difference(project, true);
+        };
+        let expected = crate::pdm_lock::content_hashes(&project.raw);
+        (!expected.contains(hash)).then(|| {
+            format!(
+                "its content_hash `sha256:{hash}` is not the hash of `pyproject.toml` (`sha256:{}`)",
+                expected[0]
+            )
+        })
     }
 
-    /// An edge of the lock's root entry to a package that `pyproject.toml`
-    /// does not declare there.
-    fn root_edges_difference(&self, project: &Project) -> Option<String> {
-        let root = self.root.as_ref()?;
-        let own = project.name.as_deref();
-        let names = |reqs: &[Requirement]| -> BTreeSet<String> {
-            reqs.iter()
-                .map(|r| crate::normalize_name(&r.name))
-                .chain(own.map(str::to_string))
-                .collect()
+    /// The Pipfile next to the lock, hashed as pipenv does; no Pipfile, no check.
+    fn pipenv_difference(&self, project: &Project) -> Result<Option<String>, ProjectError> {
+        let pipfile = crate::dir_of(&self.path).join("Pipfile");
+        let (Some(hash), true) = (&self.content_hash, pipfile.is_file()) else {
+            return Ok(self.names_difference(project, false));
         };
-        let undeclared = |edges: &[crate::Dep], declared: &BTreeSet<String>, what: &str| {
-            edges.iter().find(|d| !declared.contains(&d.name)).map(|d| {
-                format!(
-                    "the lock's entry for the project depends on `{}` in {what}, which `pyproject.toml` does not declare",
-                    d.name
-                )
-            })
-        };
-        let main = names(&project.dependencies);
-        if let Some(reason) = undeclared(&root.dependencies, &main, "`dependencies`") {
-            return Some(reason);
-        }
-        for (extra, edges) in &root.optional_dependencies {
-            let declared = project
-                .optional_dependencies
-                .get(extra)
-                .map(|reqs| names(reqs))
-                .unwrap_or_default();
-            let what = format!("extra `{extra}`");
-            if let Some(reason) = undeclared(edges, &declared, &what) {
-                return Some(reason);
-            }
-        }
-        let uv_dev = uv_dev_dependencies(&project.raw);
-        for (group, edges) in &root.groups {
-            let mut declared = project
-                .dependency_groups
-                .get(group)
-                .map(|reqs| names(reqs))
-                .unwrap_or_default();
-            if group == "dev" {
-                declared.extend(uv_dev.iter().cloned());
-            }
-            let what = format!("group `{group}`");
-            if let Some(reason) = undeclared(edges, &declared, &what) {
-                return Some(reason);
-            }
-        }
-        None
+        let text = crate::error::read(&pipfile)?;
+        let table: toml::Table = crate::error::parse_toml(&pipfile, &text)?;
+        let expected = crate::pipfile_lock::content_hashes(&table, self.pipfile_sources.as_ref());
+        Ok((!expected.contains(hash)).then(|| {
+            format!(
+                "its `_meta.hash.sha256` `{hash}` is not the hash of `{}` (`{}`)",
+                pipfile.display(),
+                expected[0]
+            )
+        }))
     }
 
     fn poetry_difference(&self, project: &Project) -> Option<String> {
@@ -183,114 +112,16 @@ impl Lock {
     }
 }
 
-/// The names in `[tool.uv] dev-dependencies` (uv locks them as group `dev`).
-fn uv_dev_dependencies(raw: &toml::Table) -> BTreeSet<String> {
-    raw.get("tool")
-        .and_then(|t| t.get("uv"))
-        .and_then(|t| t.get("dev-dependencies"))
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str())
-        .filter_map(|r| uv_pep508::Requirement::<uv_pep508::VerbatimUrl>::from_str(r).ok())
-        .map(|r| r.name.to_string())
-        .collect()
-}
-
-fn marker_tree(marker: Option<&str>) -> MarkerTree {
-    marker
-        .and_then(|m| MarkerTree::from_str(m).ok())
-        .unwrap_or_default()
-}
-
-/// `name[extras] specifiers ; marker`, with specifiers sorted and the marker
-/// in uv's canonical form.
-fn canonical(
-    name: &str,
-    extras: &BTreeSet<String>,
-    specifier: Option<&str>,
-    marker: MarkerTree,
-) -> String {
-    let mut out = crate::normalize_name(name);
-    if !extras.is_empty() {
-        let extras: BTreeSet<String> = extras.iter().map(|e| crate::normalize_name(e)).collect();
-        out.push_str(&format!(
-            "[{}]",
-            extras.into_iter().collect::<Vec<_>>().join(",")
-        ));
-    }
-    if let Some(spec) = specifier.filter(|s| !s.trim().is_empty()) {
-        let mut parts: Vec<String> = match uv_pep508::uv_pep440::VersionSpecifiers::from_str(spec) {
-            Ok(specs) => specs.iter().map(ToString::to_string).collect(),
-            Err(_) => vec![spec.to_string()],
-        };
-        parts.sort();
-        out.push(' ');
-        out.push_str(&parts.join(","));
-    }
-    if let Some(m) = marker.try_to_string() {
-        out.push_str(" ; ");
-        out.push_str(&m);
-    }
-    out
-}
-
-fn canonical_req(r: &Requirement) -> String {
-    canonical(
-        &r.name,
-        &r.extras,
-        r.specifier.as_deref(),
-        marker_tree(r.marker.as_deref()),
-    )
-}
-
-/// Canonical forms of uv.lock `requires-dist` entries.
-fn locked_set(entries: &[toml::Value]) -> BTreeSet<String> {
-    entries
-        .iter()
-        .filter_map(|e| {
-            let t = e.as_table()?;
-            let name = t.get("name")?.as_str()?;
-            let extras = t
-                .get("extras")
-                .and_then(|x| x.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let specifier = t.get("specifier").and_then(|s| s.as_str());
-            let marker = marker_tree(t.get("marker").and_then(|m| m.as_str()));
-            Some(canonical(name, &extras, specifier, marker))
-        })
-        .collect()
-}
-
-fn set_difference(
-    declared: &BTreeSet<String>,
-    locked: &BTreeSet<String>,
-    what: &str,
-) -> Option<String> {
-    if let Some(d) = declared.difference(locked).next() {
-        return Some(format!(
-            "{what} declares `{d}`, which the lock does not record"
-        ));
-    }
-    locked
-        .difference(declared)
-        .next()
-        .map(|l| format!("the lock records `{l}`, which {what} no longer declares"))
-}
-
 /// The content hashes Poetry accepts for this `pyproject.toml`: the one it
 /// writes (with `[dependency-groups]`), then the one without them that it
 /// still reads. This follows `Locker._get_content_hash` of Poetry 2.5, whose
 /// result for a `[tool.poetry]`-only project is also Poetry 1's.
 pub(crate) fn poetry_content_hashes(raw: &toml::Table) -> Vec<String> {
-    let mut hashes = vec![python_json_sha256(&poetry_relevant_content(raw, true))];
-    let without = python_json_sha256(&poetry_relevant_content(raw, false));
+    let mut hashes = vec![python_json_sha256(
+        &poetry_relevant_content(raw, true),
+        false,
+    )];
+    let without = python_json_sha256(&poetry_relevant_content(raw, false), false);
     if without != hashes[0] {
         hashes.push(without);
     }
@@ -348,7 +179,7 @@ fn poetry_relevant_content(raw: &toml::Table, with_groups: bool) -> serde_json::
     content.into()
 }
 
-fn to_json(value: &toml::Value) -> serde_json::Value {
+pub(crate) fn to_json(value: &toml::Value) -> serde_json::Value {
     match value {
         toml::Value::String(s) => s.clone().into(),
         toml::Value::Integer(i) => (*i).into(),
@@ -363,15 +194,22 @@ fn to_json(value: &toml::Value) -> serde_json::Value {
 }
 
 /// SHA-256 hex of `json.dumps(value, sort_keys=True)` as Python writes it:
-/// `", "` and `": "` separators, non-ASCII escaped as `\uXXXX`.
-fn python_json_sha256(value: &serde_json::Value) -> String {
+/// `", "` and `": "` separators (`","` and `":"` when `compact`), non-ASCII
+/// escaped as `\uXXXX`.
+pub(crate) fn python_json_sha256(value: &serde_json::Value, compact: bool) -> String {
     let mut out = String::new();
-    python_json(value, &mut out);
+    python_json_with(value, &mut out, compact);
     hex::encode(Sha256::digest(out.as_bytes()))
 }
 
+#[cfg(test)]
 fn python_json(value: &serde_json::Value, out: &mut String) {
+    python_json_with(value, out, false)
+}
+
+fn python_json_with(value: &serde_json::Value, out: &mut String, compact: bool) {
     use serde_json::Value;
+    let (item, key) = if compact { (",", ":") } else { (", ", ": ") };
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -381,9 +219,9 @@ fn python_json(value: &serde_json::Value, out: &mut String) {
             out.push('[');
             for (i, v) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.push_str(item);
                 }
-                python_json(v, out);
+                python_json_with(v, out, compact);
             }
             out.push(']');
         }
@@ -393,11 +231,11 @@ fn python_json(value: &serde_json::Value, out: &mut String) {
             out.push('{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.push_str(item);
                 }
                 python_string(k, out);
-                out.push_str(": ");
-                python_json(&o[k], out);
+                out.push_str(key);
+                python_json_with(&o[k], out, compact);
             }
             out.push('}');
         }

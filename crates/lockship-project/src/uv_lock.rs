@@ -16,9 +16,26 @@ use crate::{normalize_name, ProjectError};
 #[serde(rename_all = "kebab-case")]
 struct RawLock {
     version: toml::Value,
+    #[serde(default)]
+    revision: i64,
     requires_python: Option<String>,
     #[serde(default)]
+    manifest: RawManifest,
+    #[serde(default)]
     package: Vec<RawPackage>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+struct RawManifest {
+    #[serde(default)]
+    members: Vec<String>,
+    #[serde(default)]
+    constraints: Vec<toml::Value>,
+    #[serde(default)]
+    overrides: Vec<toml::Value>,
+    #[serde(default, alias = "dependency-groups")]
+    requires_dev: BTreeMap<String, Vec<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -32,7 +49,7 @@ struct RawPackage {
     dependencies: Vec<RawDep>,
     #[serde(default)]
     optional_dependencies: BTreeMap<String, Vec<RawDep>>,
-    #[serde(default)]
+    #[serde(default, alias = "dependency-groups")]
     dev_dependencies: BTreeMap<String, Vec<RawDep>>,
     sdist: Option<RawFile>,
     #[serde(default)]
@@ -44,10 +61,12 @@ struct RawPackage {
 #[serde(rename_all = "kebab-case")]
 struct RawMetadata {
     requires_dist: Option<Vec<toml::Value>>,
+    #[serde(alias = "dependency-groups")]
     requires_dev: Option<BTreeMap<String, Vec<toml::Value>>>,
+    provides_extras: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct RawDep {
     name: String,
     marker: Option<String>,
@@ -128,28 +147,43 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
         requires_python: raw.requires_python,
         ..Lock::new(LockKind::Uv, path)
     };
+    lock.manifest = crate::model::UvManifest {
+        revision: raw.revision,
+        members: raw.manifest.members,
+        constraints: raw.manifest.constraints,
+        overrides: raw.manifest.overrides,
+        dependency_groups: raw.manifest.requires_dev,
+    };
     for p in raw.package {
         let name = Entry::name(path, &p.name)?;
         let entry = Entry {
             path,
             package: &name,
         };
-        let is_root = ["editable", "virtual"]
+        let member_dir = ["editable", "virtual"]
             .iter()
-            .any(|k| p.source.get(*k).map(String::as_str) == Some("."));
-        if is_root {
-            lock.root = Some(RootEntry {
-                dependencies: deps(&entry, "dependencies", p.dependencies)?,
+            .find_map(|k| p.source.get(*k))
+            .cloned();
+        if let Some(dir) = member_dir {
+            let member = RootEntry {
+                dependencies: deps(&entry, "dependencies", p.dependencies.clone())?,
                 optional_dependencies: dep_map(
                     &entry,
                     "optional-dependencies",
-                    p.optional_dependencies,
+                    p.optional_dependencies.clone(),
                 )?,
-                groups: dep_map(&entry, "dev-dependencies", p.dev_dependencies)?,
+                groups: dep_map(&entry, "dev-dependencies", p.dev_dependencies.clone())?,
                 requires_dist: p.metadata.as_ref().and_then(|m| m.requires_dist.clone()),
-                requires_dev: p.metadata.and_then(|m| m.requires_dev),
-            });
-            continue;
+                requires_dev: p.metadata.as_ref().and_then(|m| m.requires_dev.clone()),
+                provides_extras: p.metadata.as_ref().and_then(|m| m.provides_extras.clone()),
+            };
+            let at_root = dir == ".";
+            lock.members
+                .insert(name.clone(), (PathBuf::from(&dir), member.clone()));
+            if at_root {
+                lock.root = Some(member);
+                continue;
+            }
         }
         let version = entry.version(p.version)?;
         let source = source(path, &name, &p.source)?;

@@ -288,8 +288,8 @@ fn stale_poetry_lock() {
 fn no_lock() {
     let err = load_err("no-lock");
     insta::assert_snapshot!(shown(&err), @r"
-    No lockfile in `[fixtures]/no-lock` (looked for `uv.lock`, `poetry.lock`, `pylock.toml` and `requirements.txt`)
-    hint: run `uv lock` (or `poetry lock`), or pass `--lockfile` to name a lockfile
+    No lockfile in `[fixtures]/no-lock` (looked for `uv.lock`, `poetry.lock`, `pdm.lock`, `Pipfile.lock`, `pylock.toml` and requirements files)
+    hint: run `uv lock` (or `poetry lock`, `pdm lock`, `pipenv lock`), or pass `--lockfile` to name a lockfile
     ");
     let err = load_err("no-lock-poetry");
     assert_eq!(err.hint().as_deref(), Some("run `poetry lock`"));

@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use lockship_debian::{Package, ResolveRequest};
+use lockship_debian::Package;
+
+use crate::debtree::{DebTree, FetchedTree};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -89,14 +91,10 @@ pub fn plan_build_env(
     let repo = crate::open_repository(ctx, &options.base)?;
     let mut roots = standard_packages(&options.base.python);
     roots.extend(options.packages.iter().cloned());
-    let resolution = lockship_debian::resolve(
-        &repo.index,
-        &ResolveRequest {
-            roots,
-            exclude: Default::default(),
-        },
-    )?;
-    Ok((repo, resolution.packages))
+    let packages = DebTree::resolve(&repo, roots, Default::default())?
+        .packages()
+        .to_vec();
+    Ok((repo, packages))
 }
 
 /// The cache key of an environment: its platform and exact packages.
@@ -118,78 +116,46 @@ pub fn build_env(ctx: &Context, options: &BuildEnvOptions) -> Result<BuildEnv, R
     let (repo, packages) = plan_build_env(ctx, options)?;
     let key = env_key(options, &packages);
     let dir = ctx.cache.keyed_dir("build-env", &key);
-    let env = |cached| BuildEnv {
+    let tree = DebTree::from_packages(&repo, packages);
+    let phase = format!(
+        "unpacking the build environment ({} packages)",
+        tree.packages().len()
+    );
+    let cached = tree.directory(ctx, &dir, READY_MARK, &phase, |root, fetched| {
+        assemble(root, &options.base.python, arch, triplet, fetched)
+    })?;
+    Ok(BuildEnv {
         root: dir.clone(),
-        key: key.clone(),
+        key,
         python: options.base.python.clone(),
         debian_arch: arch.to_string(),
         triplet: triplet.to_string(),
         extra_packages: options.packages.clone(),
-        packages: packages.iter().map(crate::pin).collect(),
+        packages: tree.pins(),
         cached,
-    };
-    if dir.join(READY_MARK).is_file() {
-        return Ok(env(true));
-    }
-    let debs = repo.fetch_debs(ctx.fetcher, ctx.cache, &packages, ctx.reporter)?;
-    let staging = ctx.cache.temp_dir()?;
-    ctx.reporter.phase(&format!(
-        "unpacking the build environment ({} packages)",
-        packages.len()
-    ));
-    assemble(
-        staging.path(),
-        &options.base.python,
-        arch,
-        triplet,
-        &packages,
-        &debs,
-    )?;
-    ctx.reporter.phase("");
-    if let Some(parent) = dir.parent() {
-        fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
-    }
-    let kept = staging.keep();
-    if dir.exists() {
-        // An older, unfinished tree: replace it.
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    if let Err(e) = std::fs::rename(&kept, &dir) {
-        let _ = std::fs::remove_dir_all(&kept);
-        if !dir.join(READY_MARK).is_file() {
-            return Err(io_err("rename", &dir)(e));
-        }
-    }
-    Ok(env(false))
+    })
 }
 
 /// Written last, so a tree without it is known to be unfinished.
 const READY_MARK: &str = "etc/lockship-build-env";
 
-/// Unpacks every package and makes what maintainer scripts would.
+/// Unpacks every package and makes what maintainer scripts would (the
+/// ready mark is [`DebTree::directory`]'s).
 fn assemble(
     root: &Path,
     python: &PythonRuntime,
     arch: &str,
     triplet: &str,
-    packages: &[Package],
-    debs: &[PathBuf],
+    fetched: &FetchedTree,
 ) -> Result<(), RuntimeError> {
     fsbase::merged_usr(root, arch)?;
-    let skip = |path: &str| {
+    let keep = |_: &Package, path: &str| {
         !(path.starts_with("/usr/share/doc/")
             || path.starts_with("/usr/share/man/")
             || path.starts_with("/usr/share/info/")
             || path.starts_with("/usr/share/locale/"))
     };
-    for deb in debs {
-        lockship_debian::unpack_deb(
-            deb,
-            root,
-            &lockship_debian::UnpackOptions { merged_usr: true },
-            &skip,
-        )?;
-    }
+    fetched.unpack(root, &keep, &mut |_, _| Ok(()))?;
     // The alternatives and diversions of maintainer scripts.
     let binary = python.binary();
     let links = [
@@ -224,9 +190,5 @@ fn assemble(
         fs_err::create_dir_all(&dest).map_err(io_err("create", &dest))?;
     }
     ldcache::write_ld_so_cache(root, arch, triplet)?;
-    let names: Vec<String> = packages
-        .iter()
-        .map(|p| format!("{}={}\n", p.name, p.version))
-        .collect();
-    fsbase::write_file(root, READY_MARK, names.concat().as_bytes())
+    Ok(())
 }

@@ -86,22 +86,17 @@ impl Default for CompileOptions {
 
 /// The loader's file name for each Debian architecture.
 pub fn loader_name(debian_arch: &str) -> Option<&'static str> {
-    match debian_arch {
-        "amd64" => Some("ld-linux-x86-64.so.2"),
-        "arm64" => Some("ld-linux-aarch64.so.1"),
-        "armhf" => Some("ld-linux-armhf.so.3"),
-        _ => None,
-    }
+    lockship_target::by_debian_arch(debian_arch)
+        .and_then(|t| t.glibc_loader)
+        .map(|loader| loader.name)
 }
 
-/// The host's Debian architecture name.
+/// The host's Debian architecture name (Rust's name for it when the target
+/// table does not know it).
 pub fn host_debian_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "arm" => "armhf",
-        other => other,
-    }
+    lockship_target::host()
+        .map(|t| t.debian_arch)
+        .unwrap_or(std::env::consts::ARCH)
 }
 
 /// Finds an interpreter that can compile for this tree: the tree's own when
@@ -200,11 +195,7 @@ pub fn find_interpreter_at(
     triplet: &str,
 ) -> Option<Interpreter> {
     if debian_arch == host_debian_arch() {
-        let musl = match debian_arch {
-            "amd64" => "ld-musl-x86_64.so.1",
-            "arm64" => "ld-musl-aarch64.so.1",
-            _ => "ld-musl-armhf.so.1",
-        };
+        let musl = lockship_target::by_debian_arch(debian_arch).and_then(|t| t.musl_loader);
         let mut loaders = Vec::new();
         if let Some(glibc) = loader_name(debian_arch) {
             for dir in [
@@ -217,8 +208,10 @@ pub fn find_interpreter_at(
                 loaders.push(format!("{dir}/{glibc}"));
             }
         }
-        loaders.push(format!("/lib/{musl}"));
-        loaders.push(format!("/usr/lib/{musl}"));
+        if let Some(musl) = musl {
+            loaders.push(format!("/lib/{musl}"));
+            loaders.push(format!("/usr/lib/{musl}"));
+        }
         let loader = loaders.iter().find_map(|l| in_image(root, l));
         let py = in_image(root, python);
         if let (Some(loader), Some(py)) = (loader, py) {

@@ -45,14 +45,14 @@ fn mkdir(root: &Path, path: &str) -> Result<(), RuntimeError> {
     fs::create_dir_all(&dest).map_err(io_err("create", &dest))
 }
 
-/// The merged-/usr links of modern Debian: /bin, /sbin, /lib (and /lib64 on
-/// amd64) point into /usr. Unpacking already maps package paths into /usr.
+/// The merged-/usr links of modern Debian: /bin, /sbin, /lib (and /lib64
+/// where the loader lives there: amd64) point into /usr. Unpacking already maps package paths into /usr.
 pub fn merged_usr(root: &Path, debian_arch: &str) -> Result<(), RuntimeError> {
     for dir in ["bin", "sbin", "lib"] {
         mkdir(root, &format!("usr/{dir}"))?;
         symlink(root, dir, &format!("usr/{dir}"))?;
     }
-    if debian_arch == "amd64" {
+    if lockship_target::by_debian_arch(debian_arch).is_some_and(|t| t.has_lib64()) {
         mkdir(root, "usr/lib64")?;
         symlink(root, "lib64", "usr/lib64")?;
     }

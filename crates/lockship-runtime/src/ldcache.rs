@@ -20,12 +20,9 @@ const FLAG_ELF_LIBC6: i32 = 0x0003;
 
 /// The `ldconfig` flag bits that name the architecture.
 fn arch_flags(debian_arch: &str) -> i32 {
-    match debian_arch {
-        "amd64" => 0x0300,
-        "arm64" => 0x0a00,
-        "armhf" => 0x0900,
-        _ => 0,
-    }
+    lockship_target::by_debian_arch(debian_arch)
+        .and_then(|t| t.ld_cache_flags)
+        .unwrap_or(0)
 }
 
 /// glibc's `_dl_cache_libcmp`: runs of digits compare as numbers.

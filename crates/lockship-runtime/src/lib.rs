@@ -7,6 +7,12 @@
 //! ([`fsbase`]), compile the stdlib's bytecode with the image's own
 //! interpreter, write one deterministic layer and describe the [`Image`].
 //!
+//! Every Debian tree goes through the one pipeline of [`debtree`] (resolve,
+//! fetch, unpack, prune, lay down): the runtime, the stand-ins of the
+//! official images ([`standin`]), the sdist build environment ([`buildenv`])
+//! and the system-libraries layer ([`DebTree::stage_over_base`]). The
+//! architecture's names come from the one target table, `lockship-target`.
+//!
 //! ```no_run
 //! use lockship_runtime::{build_base, BaseOptions, Context, PythonRuntime};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,29 +31,35 @@
 #![deny(missing_docs)]
 
 pub mod buildenv;
+mod cacert;
 pub mod compile;
+pub mod debtree;
 mod error;
-pub mod flavor;
 pub mod fsbase;
 pub mod ldcache;
 pub mod prune;
 mod python;
+pub mod standin;
 pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use lockship_debian::{Keyring, Package, RepoOptions, Repository, ResolveRequest};
+use lockship_debian::{Keyring, Package, RepoOptions, Repository};
 use lockship_fetch::{Cache, Fetcher, Reporter};
-use lockship_layer::{Compression, Layer, LayerCache, LayerOptions};
+use lockship_layer::{Compression, Layer, LayerOptions};
+
+use crate::debtree::{FetchedTree, LayerStep};
 use lockship_oci::{History, Image, ImageConfig, Platform};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+pub use cacert::{add_ca_certs, CaCert, LOCAL_CA_DIR};
+pub use debtree::DebTree;
 pub use error::RuntimeError;
-pub use flavor::{CaCert, Flavor};
 pub use python::{PythonRuntime, SUPPORTED};
+pub use standin::{build_flavor, Flavor};
 
 /// The default `SOURCE_DATE_EPOCH`: 2024-01-01T00:00:00Z.
 pub const DEFAULT_EPOCH: u64 = 1_704_067_200;
@@ -83,13 +95,6 @@ pub const EXCLUDED_PACKAGES: &[(&str, &str)] = &[
         "NIS (the deprecated nis module); pulls in Kerberos",
     ),
     ("libtirpc3", "Sun RPC, for NIS only"),
-];
-
-/// Supported platforms and their Debian names.
-const ARCHES: &[(&str, &str, &str)] = &[
-    ("linux/amd64", "amd64", "x86_64-linux-gnu"),
-    ("linux/arm64", "arm64", "aarch64-linux-gnu"),
-    ("linux/arm/v7", "armhf", "arm-linux-gnueabihf"),
 ];
 
 /// Where the work happens and how it is reported.
@@ -216,16 +221,21 @@ pub struct BaseImage {
     pub repository: Repository,
 }
 
-fn arch_of(platform: &Platform) -> Result<(&'static str, &'static str), RuntimeError> {
-    let name = platform.to_string();
-    ARCHES
-        .iter()
-        .find(|(p, _, _)| *p == name || (name == "linux/arm64/v8" && *p == "linux/arm64"))
-        .map(|(_, arch, triplet)| (*arch, *triplet))
+/// The row of the target table for a platform the runtime is built for.
+pub fn target(platform: &Platform) -> Result<&'static lockship_target::Target, RuntimeError> {
+    platform
+        .target()
+        .filter(|t| t.buildable)
         .ok_or_else(|| RuntimeError::UnsupportedPlatform {
-            platform: name,
-            supported: ARCHES.iter().map(|(p, _, _)| p.to_string()).collect(),
+            platform: platform.to_string(),
+            supported: lockship_target::buildable()
+                .map(lockship_target::Target::oci_platform)
+                .collect(),
         })
+}
+
+fn arch_of(platform: &Platform) -> Result<(&'static str, &'static str), RuntimeError> {
+    target(platform).map(|t| (t.debian_arch, t.triplet))
 }
 
 /// The packages a runtime asks for.
@@ -282,15 +292,13 @@ pub fn plan_base(
     let (arch, triplet) = arch_of(&options.platform)?;
     let repo = open_repository(ctx, options)?;
     let roots = root_packages(options);
-    let resolution = lockship_debian::resolve(
-        &repo.index,
-        &ResolveRequest {
-            roots: roots.clone(),
-            exclude: EXCLUDED_PACKAGES
-                .iter()
-                .map(|(n, _)| n.to_string())
-                .collect(),
-        },
+    let tree = DebTree::resolve(
+        &repo,
+        roots.clone(),
+        EXCLUDED_PACKAGES
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect(),
     )?;
     let plan = BasePlan {
         python: options.python.clone(),
@@ -298,12 +306,8 @@ pub fn plan_base(
         debian_arch: arch.to_string(),
         triplet: triplet.to_string(),
         roots,
-        skipped: resolution
-            .skipped
-            .iter()
-            .map(|s| (s.package.clone(), s.needed_by.clone()))
-            .collect(),
-        packages: resolution.packages.iter().map(pin).collect(),
+        skipped: tree.skipped().to_vec(),
+        packages: tree.pins(),
     };
     Ok((repo, plan))
 }
@@ -346,50 +350,27 @@ fn layer_key(plan: &BasePlan, options: &BaseOptions) -> String {
 /// Runs the whole pipeline and returns the image.
 pub fn build_base(ctx: &Context, options: &BaseOptions) -> Result<BaseImage, RuntimeError> {
     let (repo, plan) = plan_base(ctx, options)?;
-    let packages: Vec<Package> = plan
-        .packages
-        .iter()
-        .map(|p| {
-            repo.index
-                .get(&p.name)
-                .cloned()
-                .expect("planned from this index")
-        })
-        .collect();
+    let tree = DebTree::planned(&repo, &plan.packages);
     let key = layer_key(&plan, options);
-    let layers = LayerCache::new(ctx.cache.root().join("layers"));
-    let report_path = ctx.cache.keyed_dir("base-report", &key);
-    let mut report = AssemblyReport::default();
-    let (layer, hit) = layers.get_or_build(&key, |out_dir| {
-        let debs = repo
-            .fetch_debs(ctx.fetcher, ctx.cache, &packages, ctx.reporter)
-            .map_err(to_layer_err)?;
-        let staging = ctx.cache.temp_dir().map_err(to_layer_err)?;
-        ctx.reporter
-            .phase(&format!("unpacking {} packages", packages.len()));
-        report =
-            assemble(staging.path(), &plan, &packages, &debs, options).map_err(to_layer_err)?;
-        ctx.reporter.phase("writing the layer");
-        let layer = lockship_layer::write_layer(
-            staging.path(),
-            &LayerOptions {
-                compression: options.compression,
-                level: None,
-                mtime: options.epoch,
-                overrides: fsbase::users_and_dirs_overrides(),
-            },
-            out_dir,
-        )?;
-        Ok(layer)
+    let report_path = ctx
+        .cache
+        .keyed_dir("base-report", &key)
+        .with_extension("json");
+    let layer_options = LayerOptions {
+        compression: options.compression,
+        level: None,
+        mtime: options.epoch,
+        overrides: fsbase::users_and_dirs_overrides(),
+    };
+    let step = LayerStep {
+        key: &key,
+        options: &layer_options,
+        phase: format!("unpacking {} packages", tree.packages().len()),
+    };
+    let (layer, hit, assembled) = tree.layer(ctx, &step, |root, fetched| {
+        assemble(root, &plan, fetched, options)
     })?;
-    ctx.reporter.phase("");
-    if hit {
-        if let Ok(text) = std::fs::read_to_string(report_path.with_extension("json")) {
-            report = serde_json::from_str(&text).unwrap_or_default();
-        }
-    } else {
-        let _ = save_report(&report_path.with_extension("json"), &report);
-    }
+    let report = cached_report(&report_path, assembled);
     let image = describe(&plan, options, layer);
     Ok(BaseImage {
         image,
@@ -398,6 +379,21 @@ pub fn build_base(ctx: &Context, options: &BaseOptions) -> Result<BaseImage, Run
         layer_cached: hit,
         repository: repo,
     })
+}
+
+/// The assembly report of a layer: saved beside the layer cache when the
+/// layer was just assembled, else read back from there.
+fn cached_report(path: &Path, assembled: Option<AssemblyReport>) -> AssemblyReport {
+    match assembled {
+        Some(report) => {
+            let _ = save_report(path, &report);
+            report
+        }
+        None => std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default(),
+    }
 }
 
 fn save_report(path: &Path, report: &AssemblyReport) -> std::io::Result<()> {
@@ -422,48 +418,37 @@ fn to_layer_err(e: impl Into<RuntimeError>) -> lockship_layer::LayerError {
 pub fn assemble(
     root: &Path,
     plan: &BasePlan,
-    packages: &[Package],
-    debs: &[PathBuf],
+    fetched: &FetchedTree,
     options: &BaseOptions,
 ) -> Result<AssemblyReport, RuntimeError> {
     let python = &plan.python;
     let stdlib = format!("{}/", python.stdlib_dir());
     let mut report = AssemblyReport {
-        closure_installed_bytes: packages
-            .iter()
-            .map(|p| p.installed_size.unwrap_or(0) * 1024)
-            .sum(),
+        closure_installed_bytes: fetched.installed_bytes(),
         ..AssemblyReport::default()
     };
     fsbase::merged_usr(root, &plan.debian_arch)?;
-    for (package, deb) in packages.iter().zip(debs) {
-        let only = package_allowlist(&package.name);
-        let filter = |path: &str| -> bool {
-            if let Some(allowed) = only {
-                if !path.ends_with('/') && !allowed.iter().any(|a| path.starts_with(a)) {
-                    return false;
-                }
+    let keep = |package: &Package, path: &str| -> bool {
+        if let Some(allowed) = package_allowlist(&package.name) {
+            if !path.ends_with('/') && !allowed.iter().any(|a| path.starts_with(a)) {
+                return false;
             }
-            prune::keep(path, &stdlib)
-        };
-        let unpacked = lockship_debian::unpack_deb(
-            deb,
-            root,
-            &lockship_debian::UnpackOptions { merged_usr: true },
-            &filter,
-        )?;
+        }
+        prune::keep(path, &stdlib)
+    };
+    fetched.unpack(root, &keep, &mut |package, unpacked| {
         status::write_status(
             root,
             &package.name,
             &unpacked.control,
             unpacked.md5sums.as_deref(),
-        )?;
-    }
+        )
+    })?;
     fsbase::python_links(root, python)?;
     fsbase::users_and_dirs(root)?;
     fsbase::os_release(root, python)?;
     report.certificates = fsbase::ca_bundle(root)?;
-    report.certificates += flavor::add_ca_certs(root, &options.ca_certs)?;
+    report.certificates += cacert::add_ca_certs(root, &options.ca_certs)?;
     if options.debug {
         fsbase::busybox_links(root)?;
     }
@@ -552,7 +537,7 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
     if !options.ca_certs.is_empty() {
         annotations.insert(
             "dev.lockship.ca-certs".into(),
-            flavor::ca_cert_annotation(options),
+            cacert::ca_cert_annotation(options),
         );
     }
     let mut labels = BTreeMap::new();
@@ -587,7 +572,7 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
                 plan.python.version,
                 plan.platform,
                 if options.debug { " --debug" } else { "" },
-                flavor::ca_cert_args(&options.ca_certs)
+                cacert::ca_cert_args(&options.ca_certs)
             ),
             comment: Some(format!(
                 "{} Debian packages from {}",

@@ -325,6 +325,70 @@ fn build_once(
     // The sandbox's user must be able to write its own directories.
     make_writable(work.path())?;
     let log = work.path().join("build.log");
+    let vars = sandbox_vars(options);
+    ctx.reporter.phase(&format!(
+        "building {} {} from its sdist",
+        request.name, request.version
+    ));
+    let build = OfflineBuild {
+        ctx,
+        options,
+        request,
+        sandbox,
+        env: &env,
+        work: work.path(),
+        log: &log,
+        vars: &vars,
+    };
+    let ok = outcome_ok(build.run()?, &log, request)?;
+    ctx.reporter.phase("");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let wheel = std::fs::read_dir(&out).ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "whl"))
+    });
+    let diagnosis = diagnose(&text);
+    // Keep the log where the user can read it after the work dir is gone.
+    let kept_log = ctx
+        .cache
+        .keyed_dir("sdist-logs", "all")
+        .join(format!("{}-{}.log", request.name, request.version));
+    if let Some(parent) = kept_log.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::copy(&log, &kept_log);
+    if let Some(path) = diagnosis.escape.clone() {
+        return Err(SdistError::Escape {
+            package: request.name.clone(),
+            version: request.version.clone(),
+            path,
+            log: kept_log,
+        });
+    }
+    match (ok, wheel) {
+        (true, Some(wheel)) => Ok((wheel, work)),
+        (true, None) => Err(SdistError::NoWheel {
+            package: request.name.clone(),
+            version: request.version.clone(),
+            dir: out,
+        }),
+        (false, _) => Err(build_failed(
+            ctx,
+            lookup,
+            request,
+            env_options,
+            &diagnosis,
+            &text,
+            kept_log,
+        )?),
+    }
+}
+
+/// The environment of the sandboxes that build and fetch: a fixed set, the
+/// project's variables, and the index URLs without their user and password.
+fn sandbox_vars(options: &SdistOptions) -> Vec<(String, String)> {
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -365,90 +429,122 @@ fn build_once(
     if indexes.len() > 1 {
         vars.push(("PIP_EXTRA_INDEX_URL".into(), indexes[1..].join(" ")));
     }
-    let python = env.python.binary();
-    ctx.reporter.phase(&format!(
-        "building {} {} from its sdist",
-        request.name, request.version
-    ));
-    // The build runs with no network: pip finds its build requirements in
-    // `/build/wheels` only. Each one it lacks is fetched there by a second
-    // sandbox that runs nothing but the build environment's own pip,
-    // downloading wheels only (no code of any package runs while the
-    // network is there), and the build is tried again.
-    let wheels = work.path().join("wheels");
-    fs_err::create_dir_all(&wheels).map_err(io_err("create", &wheels))?;
-    make_writable(work.path())?;
-    let mut build_vars = vars.clone();
-    build_vars.retain(|(k, _)| !k.starts_with("PIP_INDEX_URL") && k != "PIP_EXTRA_INDEX_URL");
-    build_vars.push(("PIP_NO_INDEX".into(), "1".into()));
-    build_vars.push(("PIP_FIND_LINKS".into(), "/build/wheels".into()));
-    let mut fetched: Vec<String> = Vec::new();
-    let outcome = loop {
-        let outcome = sandbox.run(&lockship_sandbox::Run {
-            root: &env.root,
-            binds: vec![lockship_sandbox::Bind::read_write(work.path(), "/build")],
-            env: build_vars.clone(),
-            argv: vec![
-                format!("/usr/bin/{python}"),
-                "-m".into(),
-                "pip".into(),
-                "wheel".into(),
-                "--no-deps".into(),
-                "--wheel-dir".into(),
-                "/build/out".into(),
-                format!("/build/src/{sdist_name}"),
-            ],
-            chdir: "/build".into(),
-            network: lockship_sandbox::Network::None,
-            limits: options.limits.clone(),
-            log: &log,
-        });
-        let Ok(done) = &outcome else { break outcome };
-        if done.success() {
-            break outcome;
-        }
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let Some(requirement) = missing_build_requirement(&text) else {
-            break outcome;
-        };
-        if fetched.contains(&requirement) {
-            // Fetched, and still not found: pip's own answer stands.
-            break outcome;
-        }
-        if fetched.len() >= MAX_REQUIREMENT_ROUNDS {
-            return Err(SdistError::TooManyRequirementRounds {
+    vars
+}
+
+/// One build of an sdist, run with no network, and the fetches of its
+/// missing build requirements between tries.
+struct OfflineBuild<'a> {
+    ctx: &'a Context<'a>,
+    options: &'a SdistOptions,
+    request: &'a SdistRequest,
+    sandbox: &'a Sandbox,
+    env: &'a lockship_runtime::buildenv::BuildEnv,
+    work: &'a Path,
+    log: &'a Path,
+    vars: &'a [(String, String)],
+}
+
+impl OfflineBuild<'_> {
+    /// Runs `pip wheel` until it succeeds, fails for another reason than a
+    /// missing build requirement, or asks again for one fetched already.
+    fn run(
+        &self,
+    ) -> Result<Result<lockship_sandbox::Outcome, lockship_sandbox::SandboxError>, SdistError> {
+        let OfflineBuild {
+            ctx,
+            options,
+            request,
+            sandbox,
+            env,
+            log,
+            ..
+        } = *self;
+        let python = env.python.binary();
+        let sdist_name = &request.filename;
+        let vars = self.vars.to_vec();
+        // The build runs with no network: pip finds its build requirements in
+        // `/build/wheels` only. Each one it lacks is fetched there by a second
+        // sandbox that runs nothing but the build environment's own pip,
+        // downloading wheels only (no code of any package runs while the
+        // network is there), and the build is tried again.
+        let wheels = self.work.join("wheels");
+        fs_err::create_dir_all(&wheels).map_err(io_err("create", &wheels))?;
+        make_writable(self.work)?;
+        let mut build_vars = vars.clone();
+        build_vars.retain(|(k, _)| !k.starts_with("PIP_INDEX_URL") && k != "PIP_EXTRA_INDEX_URL");
+        build_vars.push(("PIP_NO_INDEX".into(), "1".into()));
+        build_vars.push(("PIP_FIND_LINKS".into(), "/build/wheels".into()));
+        let mut fetched: Vec<String> = Vec::new();
+        let outcome = loop {
+            let outcome = sandbox.run(&lockship_sandbox::Run {
+                root: &env.root,
+                binds: vec![lockship_sandbox::Bind::read_write(self.work, "/build")],
+                env: build_vars.clone(),
+                argv: vec![
+                    format!("/usr/bin/{python}"),
+                    "-m".into(),
+                    "pip".into(),
+                    "wheel".into(),
+                    "--no-deps".into(),
+                    "--wheel-dir".into(),
+                    "/build/out".into(),
+                    format!("/build/src/{sdist_name}"),
+                ],
+                chdir: "/build".into(),
+                network: lockship_sandbox::Network::None,
+                limits: options.limits.clone(),
+                log,
+            });
+            let Ok(done) = &outcome else { break outcome };
+            if done.success() {
+                break outcome;
+            }
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let Some(requirement) = missing_build_requirement(&text) else {
+                break outcome;
+            };
+            if fetched.contains(&requirement) {
+                // Fetched, and still not found: pip's own answer stands.
+                break outcome;
+            }
+            if fetched.len() >= MAX_REQUIREMENT_ROUNDS {
+                return Err(SdistError::TooManyRequirementRounds {
+                    package: request.name.clone(),
+                    version: request.version.clone(),
+                    rounds: fetched.len(),
+                    fetched: fetched.join(", "),
+                });
+            }
+            ctx.reporter.phase(&format!(
+                "fetching the build requirement {requirement} of {}",
+                request.name
+            ));
+            fetch_build_requirement(sandbox, env, &python, &vars, &wheels, &requirement, options)
+                .map_err(|tail| SdistError::BuildRequirement {
                 package: request.name.clone(),
                 version: request.version.clone(),
-                rounds: fetched.len(),
-                fetched: fetched.join(", "),
-            });
-        }
-        ctx.reporter.phase(&format!(
-            "fetching the build requirement {requirement} of {}",
-            request.name
-        ));
-        fetch_build_requirement(
-            sandbox,
-            &env,
-            &python,
-            &vars,
-            &wheels,
-            &requirement,
-            options,
-        )
-        .map_err(|tail| SdistError::BuildRequirement {
-            package: request.name.clone(),
-            version: request.version.clone(),
-            requirement: requirement.clone(),
-            tail,
-        })?;
-        fetched.push(requirement);
-    };
-    let ok = match outcome {
+                requirement: requirement.clone(),
+                tail,
+            })?;
+            fetched.push(requirement);
+        };
+        Ok(outcome)
+    }
+}
+
+/// Whether the build succeeded; a sandbox that did not start is an error.
+/// A limit the sandbox hit is noted at the end of the log.
+fn outcome_ok(
+    outcome: Result<lockship_sandbox::Outcome, lockship_sandbox::SandboxError>,
+    log: &Path,
+    request: &SdistRequest,
+) -> Result<bool, SdistError> {
+    Ok(match outcome {
         Ok(outcome) => {
             if let Some(limit) = outcome.limit_hit() {
                 use std::io::Write;
-                if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&log) {
+                if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(log) {
                     let _ = writeln!(f, "(stopped by the sandbox's {limit})");
                 }
             }
@@ -464,71 +560,48 @@ fn build_once(
                 cause: e,
             })
         }
+    })
+}
+
+/// The error of a failed build: its log's tail and, for each missing file
+/// the log names, the packages that ship it.
+fn build_failed(
+    ctx: &Context,
+    lookup: &dyn PackageLookup,
+    request: &SdistRequest,
+    env_options: &BuildEnvOptions,
+    diagnosis: &Diagnosis,
+    text: &str,
+    log: PathBuf,
+) -> Result<SdistError, SdistError> {
+    let found = if diagnosis.missing.is_empty() {
+        Vec::new()
+    } else {
+        ctx.reporter
+            .phase("looking up the missing files in the Contents index");
+        let found = lookup.packages_for(&diagnosis.missing)?;
+        ctx.reporter.phase("");
+        found
     };
-    ctx.reporter.phase("");
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let wheel = std::fs::read_dir(&out).ok().and_then(|entries| {
-        entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|e| e == "whl"))
-    });
-    let diagnosis = diagnose(&text);
-    // Keep the log where the user can read it after the work dir is gone.
-    let kept_log = ctx
-        .cache
-        .keyed_dir("sdist-logs", "all")
-        .join(format!("{}-{}.log", request.name, request.version));
-    if let Some(parent) = kept_log.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    let _ = std::fs::copy(&log, &kept_log);
-    if let Some(path) = diagnosis.escape.clone() {
-        return Err(SdistError::Escape {
-            package: request.name.clone(),
-            version: request.version.clone(),
-            path,
-            log: kept_log,
-        });
-    }
-    match (ok, wheel) {
-        (true, Some(wheel)) => Ok((wheel, work)),
-        (true, None) => Err(SdistError::NoWheel {
-            package: request.name.clone(),
-            version: request.version.clone(),
-            dir: out,
-        }),
-        (false, _) => {
-            let found = if diagnosis.missing.is_empty() {
-                Vec::new()
-            } else {
-                ctx.reporter
-                    .phase("looking up the missing files in the Contents index");
-                let found = lookup.packages_for(&diagnosis.missing)?;
-                ctx.reporter.phase("");
-                found
-            };
-            let missing = diagnosis
-                .missing
-                .iter()
-                .zip(found.into_iter().chain(std::iter::repeat(Vec::new())))
-                .map(|(m, packages)| MissingFile {
-                    kind: m.kind(),
-                    name: m.display_name(),
-                    packages,
-                })
-                .collect();
-            Err(SdistError::BuildFailed {
-                package: request.name.clone(),
-                version: request.version.clone(),
-                sdist: sdist_name,
-                tail: tail(&text, 25),
-                log: kept_log,
-                missing,
-                build_packages: env_options.packages.clone(),
-            })
-        }
-    }
+    let missing = diagnosis
+        .missing
+        .iter()
+        .zip(found.into_iter().chain(std::iter::repeat(Vec::new())))
+        .map(|(m, packages)| MissingFile {
+            kind: m.kind(),
+            name: m.display_name(),
+            packages,
+        })
+        .collect();
+    Ok(SdistError::BuildFailed {
+        package: request.name.clone(),
+        version: request.version.clone(),
+        sdist: request.filename.clone(),
+        tail: tail(text, 25),
+        log,
+        missing,
+        build_packages: env_options.packages.clone(),
+    })
 }
 
 /// How many build requirements one sdist build may fetch, one round each.

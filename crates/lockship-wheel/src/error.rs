@@ -173,6 +173,15 @@ pub enum WheelError {
         /// Which way the lists differ.
         reason: String,
     },
+    /// Stripping debug sections from a shared object produced a file that
+    /// does not parse again (a bug in lockship; the original is kept).
+    #[error("Stripping the debug sections of `{path}` gave an invalid ELF file: {reason}")]
+    Strip {
+        /// The installed file (empty for [`crate::strip_debug`] on bytes).
+        path: PathBuf,
+        /// What the check of the rewritten file found.
+        reason: String,
+    },
 }
 
 impl WheelError {
@@ -230,6 +239,10 @@ impl WheelError {
                 "lockship never unpacks an entry past the size its zip header declares, nor more than {} GiB per wheel; this wheel is malformed or malicious",
                 crate::MAX_UNPACKED_BYTES >> 30
             )),
+            WheelError::Strip { .. } => Some(
+                "build with `--no-strip` to install shared objects as the wheel ships them, and report this to lockship"
+                    .to_string(),
+            ),
             _ => None,
         }
     }

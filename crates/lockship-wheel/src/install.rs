@@ -21,7 +21,8 @@ use std::path::Path;
 use crate::meta::{check_core_metadata, duplicate_name, find_dist_info};
 use crate::record::{csv_field, hash_b64, parse_record, HashingWriter, RecordLine};
 use crate::staging::{Refused, Staging};
-use crate::{VenvLayout, WheelError, WheelFilename};
+use crate::strip::{should_strip, strip_installed};
+use crate::{StripSummary, VenvLayout, WheelError, WheelFilename};
 
 /// The most bytes one wheel may unpack to, summed over the sizes its zip
 /// headers declare (8 GiB; the largest wheels published today unpack to
@@ -44,6 +45,24 @@ pub struct InstalledDist {
     /// Every installed path as written in the new `RECORD` (relative to
     /// site-packages), sorted.
     pub files: Vec<String>,
+    /// The shared objects stripped of debug sections, and the bytes saved.
+    pub stripped: StripSummary,
+}
+
+/// How [`install_wheel_with`] installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallOptions {
+    /// Strip debug sections ([`crate::strip_debug`]) from the shared
+    /// objects the wheel builds itself ([`crate::should_strip`]: never the
+    /// libraries auditwheel grafted into `*.libs/`), with `RECORD` updated.
+    /// On by default.
+    pub strip: bool,
+}
+
+impl Default for InstallOptions {
+    fn default() -> Self {
+        InstallOptions { strip: true }
+    }
 }
 
 /// One installed file, for the new `RECORD`.
@@ -90,7 +109,20 @@ struct Entry {
 /// After an error the staging tree is incomplete and should be discarded,
 /// but nothing outside it has been touched. The same wheel always gives a
 /// byte-identical tree.
+///
+/// With the default [`InstallOptions`]: shared objects are stripped.
 pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDist, WheelError> {
+    install_wheel_with(wheel_path, venv, &InstallOptions::default())
+}
+
+/// [`install_wheel`] with `options`. A shared object is stripped only after
+/// it matched its `RECORD` line, and the new `RECORD` gives its new hash
+/// and size.
+pub fn install_wheel_with(
+    wheel_path: &Path,
+    venv: &VenvLayout,
+    options: &InstallOptions,
+) -> Result<InstalledDist, WheelError> {
     let wheel = wheel_path.to_path_buf();
     let metadata_error = |reason: String| WheelError::InvalidMetadata {
         wheel: wheel.clone(),
@@ -379,6 +411,7 @@ pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDi
     fs_err::create_dir_all(&venv.root).map_err(io)?;
     let mut staging = Staging::new(&venv.root);
     let mut installed: Vec<Installed> = Vec::new();
+    let mut stripped = StripSummary::default();
     for (name, entry, dest) in plan {
         let raw = entry.raw_name.as_str();
         let Kind::File { executable, .. } = entry.kind else {
@@ -406,11 +439,19 @@ pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDi
         let python = venv.venv_python();
         let shebang = script.then_some(python.as_str());
         match stream_entry(&mut source, out, line, shebang) {
-            Ok((hash, size)) => installed.push(Installed {
-                in_image: dest,
-                hash,
-                size,
-            }),
+            Ok((mut hash, mut size)) => {
+                if options.strip && !script && should_strip(name) {
+                    if let Some(done) = strip_installed(&staging.local(&dest))? {
+                        stripped.add(done.before, done.size);
+                        (hash, size) = (done.sha256_b64, done.size);
+                    }
+                }
+                installed.push(Installed {
+                    in_image: dest,
+                    hash,
+                    size,
+                })
+            }
             Err(e) => {
                 let _ = fs_err::remove_file(staging.local(&dest));
                 return Err(match e {
@@ -491,6 +532,7 @@ pub fn install_wheel(wheel_path: &Path, venv: &VenvLayout) -> Result<InstalledDi
         name: filename.name.clone(),
         version: filename.version.clone(),
         files: lines.into_iter().map(|(path, _)| path).collect(),
+        stripped,
     })
 }
 

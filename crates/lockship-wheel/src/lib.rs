@@ -9,7 +9,9 @@
 //! - [`install_wheel`] unpacks a wheel into a staged virtualenv whose final
 //!   path is inside the image, checking every file against `RECORD`, and
 //!   writes launchers for entry points; [`write_venv_skeleton`] lays out the
-//!   virtualenv itself.
+//!   virtualenv itself. [`install_wheel_with`] takes [`InstallOptions`]; by
+//!   default the shared objects a wheel builds itself lose their debug
+//!   sections ([`strip_debug`]), and the `RECORD` says what was installed.
 //!
 //! ```no_run
 //! use lockship_wheel::{
@@ -51,6 +53,7 @@ mod pages;
 mod record;
 mod select;
 mod staging;
+mod strip;
 mod tags;
 mod venv;
 
@@ -58,9 +61,12 @@ pub use discover::{discover_index, discover_index_from, IndexSources};
 pub use error::WheelError;
 pub use filename::{normalize_name, WheelFilename};
 pub use index::{redact, IndexClient, IndexFile, IndexUrl};
-pub use install::{install_wheel, InstalledDist, MAX_UNPACKED_BYTES};
+pub use install::{
+    install_wheel, install_wheel_with, InstallOptions, InstalledDist, MAX_UNPACKED_BYTES,
+};
 pub use pages::{parse_html_page, parse_json_page};
 pub use select::select_wheel;
+pub use strip::{should_strip, strip_debug, StripSummary};
 pub use tags::{best_wheel, describe_target, Arch, Libc, Priority, TagPriorities, WheelTarget};
 pub use venv::{write_venv_skeleton, VenvLayout};
 

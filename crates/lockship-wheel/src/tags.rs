@@ -18,6 +18,9 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// Every architecture, in the order of the target table.
+    pub const ALL: [Arch; 3] = [Arch::X86_64, Arch::Aarch64, Arch::Armv7l];
+
     /// The spelling used in platform tags.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,13 +30,22 @@ impl Arch {
         }
     }
 
+    /// Its row of the target table ([`lockship_target::TARGETS`]).
+    pub fn target(self) -> &'static lockship_target::Target {
+        lockship_target::by_machine(self.as_str()).expect("every Arch is in the target table")
+    }
+
+    /// The architecture of wheel tags for a Debian architecture (`armhf` is
+    /// `armv7l`), if wheels exist for it here.
+    pub fn for_debian_arch(debian_arch: &str) -> Option<Arch> {
+        let machine = lockship_target::by_debian_arch(debian_arch)?.machine;
+        Arch::ALL.into_iter().find(|a| a.as_str() == machine)
+    }
+
     /// The oldest glibc manylinux defines for this architecture: 2.5
     /// (`manylinux1`) on x86_64, 2.17 (`manylinux2014`) elsewhere.
     fn oldest_glibc_minor(self) -> u16 {
-        match self {
-            Arch::X86_64 => 5,
-            Arch::Aarch64 | Arch::Armv7l => 17,
-        }
+        self.target().manylinux_oldest_glibc_minor.unwrap_or(17)
     }
 }
 
@@ -243,6 +255,18 @@ pub fn best_wheel<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arches_come_from_the_target_table() {
+        for arch in Arch::ALL {
+            assert_eq!(arch.target().machine, arch.as_str());
+            assert_eq!(Arch::for_debian_arch(arch.target().debian_arch), Some(arch));
+        }
+        assert_eq!(Arch::for_debian_arch("armhf"), Some(Arch::Armv7l));
+        assert_eq!(Arch::for_debian_arch("s390x"), None);
+        assert_eq!(Arch::X86_64.oldest_glibc_minor(), 5);
+        assert_eq!(Arch::Armv7l.oldest_glibc_minor(), 17);
+    }
 
     fn glibc(minor: u16, arch: Arch) -> WheelTarget {
         WheelTarget {

@@ -233,8 +233,9 @@ pub struct BuildArgs {
     #[arg(long)]
     pub user: Option<String>,
     /// A wheel at least this large (bytes) gets a layer of its own
-    #[arg(long, env = "LOCKSHIP_LARGE_WHEEL_BYTES", default_value_t = lockship_build::DEFAULT_LARGE_WHEEL_BYTES)]
-    pub large_wheel_bytes: u64,
+    /// [env: LOCKSHIP_LARGE_WHEEL_BYTES; default: 16000000]
+    #[arg(long)]
+    pub large_wheel_bytes: Option<u64>,
     /// At most this many large wheels get layers of their own (the largest)
     #[arg(long, default_value_t = lockship_build::DEFAULT_MAX_WHEEL_LAYERS)]
     pub max_wheel_layers: usize,

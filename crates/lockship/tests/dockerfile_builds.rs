@@ -181,9 +181,15 @@ fn strategies_of(example: &str) -> &'static [&'static str] {
 fn every_strategy_is_built_by_some_example() {
     for strategy in STRATEGIES {
         assert!(
-            ["fastapi-app", "flask-app", "cli-app", "psycopg2-app", "uwsgi-app"]
-                .iter()
-                .any(|e| strategies_of(e).contains(strategy)),
+            [
+                "fastapi-app",
+                "flask-app",
+                "cli-app",
+                "psycopg2-app",
+                "uwsgi-app"
+            ]
+            .iter()
+            .any(|e| strategies_of(e).contains(strategy)),
             "`{strategy}` is built by no example"
         );
     }

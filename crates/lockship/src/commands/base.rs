@@ -1,22 +1,20 @@
 //! `lockship base`: a distroless Python runtime from Debian packages, or a
 //! stand-in for the official `python:X-slim` and `python:X` images.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
-use lockship_fetch::{Cache, FetchOptions, Fetcher};
-use lockship_runtime::flavor::build_flavor;
-use lockship_runtime::{CaCert, Context, Flavor, PythonRuntime};
+use lockship_runtime::{build_flavor, CaCert, Flavor, PythonRuntime};
 use serde_json::json;
 
-use super::build::base_options;
 use super::output::{check_destinations, describe_written, human, write_all};
-use crate::cli::{BaseArgs, GlobalArgs};
-use crate::reporter::BarReporter;
-use crate::settings;
+use super::Tools;
+use crate::cli::BaseArgs;
+use crate::settings::{Environment, GlobalSettings, RuntimeSettings};
 
-pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
+pub fn run(args: BaseArgs, global: &GlobalSettings, env: &Environment) -> Result<ExitCode> {
     let started = Instant::now();
     let python = PythonRuntime::lookup(&args.python)?;
     let outputs = check_destinations(&args.out)?;
@@ -30,34 +28,13 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
     if args.debug && flavor != Flavor::Distroless {
         bail!("`--debug` adds busybox to the distroless runtime; the {flavor} flavor already has a shell\nhint: drop `--debug`, or use `--flavor distroless`");
     }
-    let mut options = base_options(python, &args.runtime)?;
+    let mut options = RuntimeSettings::resolve(&args.runtime, env)?.base_options(python)?;
     options.debug = args.debug;
     options.extra_packages = args.packages;
-    for path in &args.ca_certs {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("Cannot read the CA certificate `{}`", path.display()))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match CaCert::from_pem(&name, &text) {
-            Some(cert) => options.ca_certs.push(cert),
-            None => bail!(
-                "`{}` holds no PEM certificate\nhint: `--ca-cert` takes a file with `-----BEGIN CERTIFICATE-----` blocks, like those in /usr/local/share/ca-certificates",
-                path.display()
-            ),
-        }
-    }
+    options.ca_certs = read_ca_certs(&args.ca_certs)?;
 
-    let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
-    let fetcher = Fetcher::new(FetchOptions::default())?;
-    let reporter = BarReporter::new(global.quiet || global.json);
-    let ctx = Context {
-        fetcher: &fetcher,
-        cache: &cache,
-        reporter: &reporter,
-    };
-    let base = build_flavor(&ctx, &options, flavor)?;
+    let tools = Tools::open(global, global.quiet || global.json)?;
+    let base = build_flavor(&tools.ctx(), &options, flavor)?;
     let written = write_all(std::slice::from_ref(&base.image), &outputs, &args.out, &tag)?;
 
     let compressed: u64 = base.image.layers.iter().map(|l| l.size).sum();
@@ -111,4 +88,25 @@ pub fn run(args: BaseArgs, global: &GlobalArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--ca-cert` files: each holds PEM certificates.
+fn read_ca_certs(paths: &[PathBuf]) -> Result<Vec<CaCert>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("Cannot read the CA certificate `{}`", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match CaCert::from_pem(&name, &text) {
+            Some(cert) => out.push(cert),
+            None => bail!(
+                "`{}` holds no PEM certificate\nhint: `--ca-cert` takes a file with `-----BEGIN CERTIFICATE-----` blocks, like those in /usr/local/share/ca-certificates",
+                path.display()
+            ),
+        }
+    }
+    Ok(out)
 }

@@ -9,15 +9,13 @@ use lockship_build::{build, BuildOptions, ImagePlan};
 use lockship_dockerfile::{
     render, BaseImages, DockerInput, LockInput, LockKind, ProjectInstall, Strategy, ToolVersions,
 };
-use lockship_fetch::{Cache, FetchOptions, Fetcher};
-use lockship_runtime::{Context, PythonRuntime};
+use lockship_runtime::PythonRuntime;
 
-use super::build::base_options;
-use crate::cli::{DockerfileArgs, GlobalArgs};
-use crate::reporter::BarReporter;
-use crate::settings;
+use super::Tools;
+use crate::cli::DockerfileArgs;
+use crate::settings::{self, Environment, GlobalSettings, RuntimeSettings};
 
-pub fn run(args: DockerfileArgs, global: &GlobalArgs) -> Result<ExitCode> {
+pub fn run(args: DockerfileArgs, global: &GlobalSettings, env: &Environment) -> Result<ExitCode> {
     if args.list_strategies {
         for s in Strategy::ALL {
             println!("{:<26} {}", s.name(), s.describe());
@@ -26,29 +24,18 @@ pub fn run(args: DockerfileArgs, global: &GlobalArgs) -> Result<ExitCode> {
     }
     let strategy: Strategy = args.strategy.parse()?;
     let project = lockship_project::Project::load(&args.project)?;
-    let requested = args
-        .python
-        .clone()
-        .or_else(|| project.lockship.python.clone())
-        .unwrap_or_else(|| "3.11".to_string());
+    let requested = settings::python_request(args.python.as_deref(), &project)
+        .unwrap_or_else(|| settings::DEFAULT_PYTHON.to_string());
     let python = PythonRuntime::lookup(&requested)?;
-    let mut options = BuildOptions::new(
-        args.project.clone(),
-        base_options(python.clone(), &args.runtime)?,
-    );
+    let runtime = RuntimeSettings::resolve(&args.runtime, env)?;
+    let mut options =
+        BuildOptions::new(args.project.clone(), runtime.base_options(python.clone())?);
     options.index_url = args.index_url.clone();
     options.build_packages = args.build_packages.clone();
-    let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
-    let fetcher = Fetcher::new(FetchOptions::default())?;
-    let reporter = BarReporter::new(true);
-    let ctx = Context {
-        fetcher: &fetcher,
-        cache: &cache,
-        reporter: &reporter,
-    };
+    let tools = Tools::open(global, true)?;
     // The whole pipeline runs (from the cache when warm), so the Dockerfile
     // gets what libdeps found in the built venv, not a guess.
-    let built = build(&ctx, &options)?;
+    let built = build(&tools.ctx(), &options)?;
     let input = docker_input(&args, &project, &built.plan, &built.libdeps, python.version)?;
     let mut rendered = render(&input, strategy)?;
     if args.compose {
@@ -109,10 +96,10 @@ fn docker_input(
         .unwrap_or(&plan.lockfile)
         .to_string_lossy()
         .into_owned();
-    let kind = match plan.lock_kind.as_str() {
-        "uv.lock" => LockKind::Uv,
-        "poetry.lock" => LockKind::Poetry,
-        "pylock.toml" => LockKind::Pylock,
+    let kind = match plan.lock_kind {
+        lockship_project::LockKind::Uv => LockKind::Uv,
+        lockship_project::LockKind::Poetry => LockKind::Poetry,
+        lockship_project::LockKind::Pylock => LockKind::Pylock,
         _ => LockKind::Requirements,
     };
     let mut lock = LockInput::new(kind, &lock_file);
@@ -127,7 +114,7 @@ fn docker_input(
     }
     let mut input = DockerInput::new(&plan.project, python, lock);
     input.version = plan.version.clone();
-    input.project_install = if plan.project_install == "package" {
+    input.project_install = if plan.project_install == lockship_build::ProjectInstall::Package {
         ProjectInstall::Package
     } else {
         ProjectInstall::Copy
@@ -171,7 +158,7 @@ fn docker_input(
     input.build_packages = build_packages;
     input.build_env = plan.build_env.clone();
     input.needs_compiler = plan.wheels.iter().any(|w| w.from_sdist);
-    input.git_ssh = plan.git.iter().filter_map(|g| ssh_host(&g.url)).collect();
+    input.git_ssh = plan.git.iter().filter_map(|g| ssh_host(&g.url())).collect();
     input.git_ssh.sort();
     input.git_ssh.dedup();
     input.index_url = plan.index_urls.first().cloned();

@@ -5,102 +5,31 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use lockship_build::foreign;
+use lockship_build::base as foreign;
 use lockship_build::syslibs::{map_to_packages, missing_libs};
-use lockship_fetch::{Cache, FetchOptions, Fetcher};
 use lockship_oci::Output;
 use lockship_runtime::{Context, PythonRuntime};
 
-use super::build::{base_options, platforms};
-use crate::cli::{GlobalArgs, LibdepsArgs};
-use crate::reporter::BarReporter;
-use crate::settings;
+use super::Tools;
+use crate::cli::LibdepsArgs;
+use crate::settings::{Environment, GlobalSettings, RuntimeSettings, DEFAULT_PYTHON};
 
-pub fn run(args: LibdepsArgs, global: &GlobalArgs) -> Result<ExitCode> {
-    let cache = Cache::open(settings::cache_dir(global.cache_dir.clone())?)?;
-    let fetcher = Fetcher::new(FetchOptions::default())?;
-    let reporter = BarReporter::new(global.quiet || global.json || args.json);
-    let ctx = Context {
-        fetcher: &fetcher,
-        cache: &cache,
-        reporter: &reporter,
-    };
+pub fn run(args: LibdepsArgs, global: &GlobalSettings, env: &Environment) -> Result<ExitCode> {
+    let tools = Tools::open(global, global.quiet || global.json || args.json)?;
+    let ctx = tools.ctx();
+    let runtime = RuntimeSettings::resolve(&args.runtime, env)?;
     let is_image = ["oci:", "oci-archive:", "docker-archive:"]
         .iter()
         .any(|p| args.target.starts_with(p));
-    // The file system to check, what to scan in it, and its Python.
-    let (fs, scope, python) = if is_image {
-        // The reader and the flattener `--base-image` uses: every blob and
-        // diff_id checked, the tree unpacked once into the cache.
-        let output: Output = args.target.parse()?;
-        let platform = platforms(&args.runtime)?.remove(0);
-        let pulled = foreign::pull(
-            &ctx,
-            &foreign::BaseImageSource::Local(output),
-            &platform,
-            None,
-        )?;
-        let rootfs = foreign::unpack_tree(&ctx, &pulled)?.path;
-        let python = args.python.clone().or_else(|| image_python(&rootfs));
-        (
-            lockship_elf::Filesystem::new().with_root(&rootfs),
-            lockship_elf::Scope::Everything,
-            python,
-        )
+    let target = if is_image {
+        image_target(&ctx, &args, &runtime)?
     } else {
-        let dir = PathBuf::from(&args.target);
-        if !dir.is_dir() {
-            bail!(
-                "`{}` is neither a directory nor an image\nhint: pass a directory (a venv or a root file system), or an image as `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`",
-                args.target
-            );
-        }
-        let venv_python = venv_python(&dir);
-        let rootfs_like = dir.join("etc/os-release").exists() || dir.join("usr/lib").is_dir();
-        let python = args.python.clone().or(venv_python.clone());
-        let base = args
-            .base
-            .clone()
-            .unwrap_or_else(|| if rootfs_like { "none" } else { "lockship" }.to_string());
-        let mount_at = args.mount_at.clone().unwrap_or_else(|| {
-            if rootfs_like {
-                "/".to_string()
-            } else if venv_python.is_some() {
-                "/opt/venv".to_string()
-            } else {
-                "/app".to_string()
-            }
-        });
-        let mut fs = lockship_elf::Filesystem::new();
-        fs = if mount_at == "/" {
-            fs.with_root(&dir)
-        } else {
-            fs.with_mount(&mount_at, &dir)
-        };
-        match base.as_str() {
-            "none" => {}
-            "lockship" => {
-                let runtime = PythonRuntime::lookup(python.as_deref().unwrap_or("3.11"))?;
-                let options = base_options(runtime, &args.runtime)?;
-                let built = lockship_runtime::build_base(&ctx, &options)?;
-                let tree = lockship_build::base_tree(&ctx, &built.image.layers[0])?;
-                fs = fs.with_root(tree);
-            }
-            other => {
-                bail!("Unknown `--base {other}`\nhint: pass `--base lockship` or `--base none`")
-            }
-        }
-        let scope = if mount_at == "/" {
-            lockship_elf::Scope::Everything
-        } else {
-            lockship_elf::Scope::Under(vec![PathBuf::from(&mount_at)])
-        };
-        (fs, scope, python)
+        dir_target(&ctx, &args, &runtime)?
     };
     let report = lockship_elf::check(
-        &fs,
+        &target.fs,
         &lockship_elf::CheckOptions {
-            scope,
+            scope: target.scope,
             follow_found: false,
         },
     )?;
@@ -111,44 +40,21 @@ pub fn run(args: LibdepsArgs, global: &GlobalArgs) -> Result<ExitCode> {
             ..Default::default()
         }
     } else {
-        let runtime = PythonRuntime::lookup(python.as_deref().unwrap_or("3.11"))?;
-        let options = base_options(runtime, &args.runtime)?;
+        let python = PythonRuntime::lookup(target.python.as_deref().unwrap_or(DEFAULT_PYTHON))?;
+        let options = runtime.base_options(python)?;
         let repo = lockship_runtime::open_repository(&ctx, &options)?;
-        let contents = repo.contents(&fetcher, &cache, "main", &reporter)?;
+        let contents = repo.contents(&tools.fetcher, &tools.cache, "main", &tools.reporter)?;
         map_to_packages(&contents, missing, report.scanned)
     };
-    lockship_fetch::Reporter::phase(&reporter, "");
-    if args.json || global.json {
+    lockship_fetch::Reporter::phase(&tools.reporter, "");
+    let json = args.json || global.json;
+    if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        println!("{} ELF files checked", result.scanned);
-        if result.packages.is_empty() && result.unresolved.is_empty() {
-            println!("nothing missing");
-        }
-        for (package, libs) in &result.packages {
-            println!("{package}");
-            for lib in libs {
-                println!("  {}", lib.soname);
-                for file in &lib.needed_by {
-                    println!("    needed by {file}");
-                }
-            }
-        }
-        if !result.unresolved.is_empty() {
-            println!("unresolved (no package ships them)");
-            for lib in &result.unresolved {
-                println!("  {}", lib.soname);
-                for file in &lib.needed_by {
-                    println!("    needed by {file}");
-                }
-            }
-        }
-        for w in &report.warnings {
-            eprintln!("warning: {}: {}", w.path.display(), w.message);
-        }
+        print_text(&result, &report);
     }
     if !result.unresolved.is_empty() {
-        if !(args.json || global.json) {
+        if !json {
             eprintln!(
                 "error: {} shared {} that no Debian package ships\nhint: the wheel that needs it should bundle it (auditwheel repair), or install the library in the base image",
                 result.unresolved.len(),
@@ -158,6 +64,110 @@ pub fn run(args: LibdepsArgs, global: &GlobalArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The file system to check, what to scan in it, and its Python.
+struct Target {
+    fs: lockship_elf::Filesystem,
+    scope: lockship_elf::Scope,
+    python: Option<String>,
+}
+
+/// An image, through the reader and the flattener `--base-image` uses: every
+/// blob and diff_id checked, the tree unpacked once into the cache.
+fn image_target(ctx: &Context, args: &LibdepsArgs, runtime: &RuntimeSettings) -> Result<Target> {
+    let output: Output = args.target.parse()?;
+    let pulled = foreign::pull(
+        ctx,
+        &foreign::BaseImageSource::Local(output),
+        runtime.platform(),
+        None,
+    )?;
+    let rootfs = foreign::unpack_tree(ctx, &pulled)?.path;
+    let python = args.python.clone().or_else(|| image_python(&rootfs));
+    Ok(Target {
+        fs: lockship_elf::Filesystem::new().with_root(&rootfs),
+        scope: lockship_elf::Scope::Everything,
+        python,
+    })
+}
+
+/// A directory: a venv or an app mounted over lockship's base (or nothing),
+/// or a root file system.
+fn dir_target(ctx: &Context, args: &LibdepsArgs, runtime: &RuntimeSettings) -> Result<Target> {
+    let dir = PathBuf::from(&args.target);
+    if !dir.is_dir() {
+        bail!(
+            "`{}` is neither a directory nor an image\nhint: pass a directory (a venv or a root file system), or an image as `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`",
+            args.target
+        );
+    }
+    let venv_python = venv_python(&dir);
+    let rootfs_like = dir.join("etc/os-release").exists() || dir.join("usr/lib").is_dir();
+    let python = args.python.clone().or(venv_python.clone());
+    let base = args
+        .base
+        .clone()
+        .unwrap_or_else(|| if rootfs_like { "none" } else { "lockship" }.to_string());
+    let mount_at = args.mount_at.clone().unwrap_or_else(|| {
+        if rootfs_like {
+            "/".to_string()
+        } else if venv_python.is_some() {
+            "/opt/venv".to_string()
+        } else {
+            "/app".to_string()
+        }
+    });
+    let mut fs = lockship_elf::Filesystem::new();
+    fs = if mount_at == "/" {
+        fs.with_root(&dir)
+    } else {
+        fs.with_mount(&mount_at, &dir)
+    };
+    match base.as_str() {
+        "none" => {}
+        "lockship" => {
+            let python = PythonRuntime::lookup(python.as_deref().unwrap_or(DEFAULT_PYTHON))?;
+            let options = runtime.base_options(python)?;
+            let built = lockship_runtime::build_base(ctx, &options)?;
+            let tree = lockship_build::base_tree(ctx, &built.image.layers[0])?;
+            fs = fs.with_root(tree);
+        }
+        other => {
+            bail!("Unknown `--base {other}`\nhint: pass `--base lockship` or `--base none`")
+        }
+    }
+    let scope = if mount_at == "/" {
+        lockship_elf::Scope::Everything
+    } else {
+        lockship_elf::Scope::Under(vec![PathBuf::from(&mount_at)])
+    };
+    Ok(Target { fs, scope, python })
+}
+
+/// The report for a person: packages, then what no package ships.
+fn print_text(result: &lockship_build::Libdeps, report: &lockship_elf::Report) {
+    println!("{} ELF files checked", result.scanned);
+    if result.packages.is_empty() && result.unresolved.is_empty() {
+        println!("nothing missing");
+    }
+    let print_lib = |lib: &lockship_build::MissingLib| {
+        println!("  {}", lib.soname);
+        for file in &lib.needed_by {
+            println!("    needed by {file}");
+        }
+    };
+    for (package, libs) in &result.packages {
+        println!("{package}");
+        libs.iter().for_each(print_lib);
+    }
+    if !result.unresolved.is_empty() {
+        println!("unresolved (no package ships them)");
+        result.unresolved.iter().for_each(print_lib);
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {}: {}", w.path.display(), w.message);
+    }
 }
 
 /// The `X.Y` of a venv's `pyvenv.cfg`.

@@ -1,40 +1,10 @@
 //! Writing one image to every requested destination (shared by the verbs that build).
 
 use anyhow::{bail, Context as _, Result};
+use lockship_bench::{PushSummary, Written};
 use lockship_oci::{Image, Output};
-use serde::Serialize;
 
 use crate::cli::OutputArgs;
-
-/// Where an image went.
-#[derive(Debug, Serialize)]
-pub struct Written {
-    /// `oci:DIR`, `docker-archive:FILE`, `docker:NAME:TAG` for the engine, or
-    /// `registry:REF` for a push.
-    pub destination: String,
-    /// Bytes written (for a push: bytes uploaded; 0 for the engine).
-    pub bytes: u64,
-    /// For a push: what it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub push: Option<PushSummary>,
-}
-
-/// What a push did.
-#[derive(Debug, Serialize)]
-pub struct PushSummary {
-    /// The digest of the pushed manifest or index.
-    pub digest: String,
-    /// Blob bytes uploaded.
-    pub uploaded_bytes: u64,
-    /// Blobs uploaded.
-    pub uploaded_blobs: usize,
-    /// Blobs the registry already had.
-    pub skipped_blobs: usize,
-    /// Blobs mounted from another repository.
-    pub mounted_blobs: usize,
-    /// Seconds the push took.
-    pub seconds: f64,
-}
 
 /// Parses every `--output` up front, so a typo fails before any work.
 pub fn parse_outputs(outputs: &[String]) -> Result<Vec<(String, Output)>> {

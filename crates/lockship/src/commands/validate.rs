@@ -6,9 +6,10 @@ use anyhow::Result;
 use lockship_oci::Output;
 use serde_json::json;
 
-use crate::cli::{GlobalArgs, ValidateArgs};
+use crate::cli::ValidateArgs;
+use crate::settings::GlobalSettings;
 
-pub fn run(args: ValidateArgs, global: &GlobalArgs) -> Result<ExitCode> {
+pub fn run(args: ValidateArgs, global: &GlobalSettings) -> Result<ExitCode> {
     let output: Output = args.image.parse()?;
     let images = lockship_oci::validate(&output)?;
     if global.json {

@@ -8,11 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use lockship_debian::{ContentsIndex, Repository};
-use lockship_layer::{Layer, LayerCache, LayerOptions};
-use lockship_runtime::{BaseOptions, BasePlan, Context, DebPin};
+use lockship_layer::Layer;
+use lockship_runtime::{Context, DebPin};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::Stage;
 use crate::error::io_err;
 use crate::BuildError;
 
@@ -169,21 +170,84 @@ pub(crate) fn is_build_only(name: &str) -> bool {
         || name.starts_with("libc6-dev")
 }
 
+/// The key of the system-libraries layer.
+#[derive(Debug, Serialize)]
+struct SyslibsKey<'a> {
+    kind: &'static str,
+    platform: &'a str,
+    compression: lockship_layer::Compression,
+    epoch: u64,
+    /// Names the base tree's content.
+    base_tree: &'a str,
+    /// The base's packages (name, version, sha256).
+    base_packages: Vec<(&'a str, &'a str, &'a str)>,
+    /// The layer's packages (name, sha256).
+    packages: Vec<(&'a str, &'a str)>,
+}
+
+/// The system-libraries layer, cached.
+pub(crate) struct SyslibsLayer {
+    /// The layer.
+    pub layer: Layer,
+    /// Whether it came from the cache.
+    pub cached: bool,
+    /// The Debian packages in it (closure included).
+    pub packages: Vec<DebPin>,
+}
+
+/// libdeps over the venv's layers against the base, then the
+/// system-libraries layer that adds what is missing and the plan's
+/// `system-packages` (`None` when nothing is to be added).
+pub(crate) fn layer_for(
+    stage: &Stage,
+    venv_layers: &[&Layer],
+) -> Result<(Libdeps, Option<SyslibsLayer>), BuildError> {
+    let ctx = stage.ctx;
+    let built = stage.base.built();
+    let (missing, scanned) = scan_layers(
+        ctx,
+        &built.tree,
+        &built.tree_key,
+        venv_layers,
+        std::slice::from_ref(&stage.plan.venv),
+    )?;
+    let mut libdeps = Libdeps {
+        scanned,
+        ..Libdeps::default()
+    };
+    let mut packages: Vec<String> = stage.plan.system_packages.clone();
+    if missing.is_empty() && packages.is_empty() {
+        return Ok((libdeps, None));
+    }
+    let repo = stage.base.repository(ctx, &missing)?;
+    if !missing.is_empty() {
+        ctx.reporter
+            .phase("looking up libraries in the Contents index");
+        let contents = repo.contents(ctx.fetcher, ctx.cache, "main", ctx.reporter)?;
+        libdeps = map_to_packages(&contents, missing, scanned);
+        if !libdeps.unresolved.is_empty() {
+            return Err(BuildError::UnresolvedLibraries {
+                missing: libdeps.unresolved.clone(),
+                suite: stage.plan.base.python.suite.to_string(),
+            });
+        }
+        packages.extend(libdeps.packages.keys().cloned());
+    }
+    packages.sort();
+    packages.dedup();
+    Ok((libdeps, build_layer(stage, repo, &packages)?))
+}
+
 /// The system-libraries layer: `packages` and their closure, minus what the
 /// base has, unpacked and pruned like the base, with a new linker cache.
 /// `None` when there is nothing to add.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn build_layer(
-    ctx: &Context,
+fn build_layer(
+    stage: &Stage,
     repo: &Repository,
-    base_options: &BaseOptions,
-    base_plan: &BasePlan,
-    base_tree: &Path,
-    base_key: &str,
     packages: &[String],
-    layer_options: &LayerOptions,
-    layers: &LayerCache,
-) -> Result<Option<(Layer, bool, Vec<DebPin>)>, BuildError> {
+) -> Result<Option<SyslibsLayer>, BuildError> {
+    let ctx = stage.ctx;
+    let base_plan = &stage.base.debian;
     if packages.is_empty() {
         return Ok(None);
     }
@@ -222,24 +286,26 @@ pub(crate) fn build_layer(
         .iter()
         .map(lockship_runtime::pin)
         .collect();
-    let mut key = Sha256::new();
-    key.update(format!(
-        "lockship-syslibs-v2\0{}\0{:?}\0{}\0",
-        base_plan.platform, layer_options.compression, layer_options.mtime
-    ));
-    key.update(format!("{base_key}\0"));
-    for p in &base_plan.packages {
-        key.update(format!("{}\0{}\0{}\0", p.name, p.version, p.sha256));
-    }
-    for p in &pins {
-        key.update(format!("{}\0{}\0", p.name, p.sha256));
-    }
-    let stdlib = format!("{}/", base_options.python.stdlib_dir());
-    let (layer, hit) = layers.get_or_build(&hex::encode(key.finalize()), |out| {
-        let debs = repo
-            .fetch_debs(ctx.fetcher, ctx.cache, &resolution.packages, ctx.reporter)
-            .map_err(crate::layer_err)?;
-        let staging = ctx.cache.temp_dir().map_err(crate::layer_err)?;
+    let base_built = stage.base.built();
+    let key = SyslibsKey {
+        kind: "lockship-syslibs-v3",
+        platform: &base_plan.platform,
+        compression: stage.layer_options.compression,
+        epoch: stage.layer_options.mtime,
+        base_tree: &base_built.tree_key,
+        base_packages: base_plan
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str(), p.sha256.as_str()))
+            .collect(),
+        packages: pins
+            .iter()
+            .map(|p| (p.name.as_str(), p.sha256.as_str()))
+            .collect(),
+    };
+    let stdlib = format!("{}/", stage.base.options.python.stdlib_dir());
+    let (layer, cached) = stage.layer(&key, |staging| {
+        let debs = repo.fetch_debs(ctx.fetcher, ctx.cache, &resolution.packages, ctx.reporter)?;
         ctx.reporter.phase(&format!(
             "unpacking {} system library packages",
             resolution.packages.len()
@@ -247,36 +313,37 @@ pub(crate) fn build_layer(
         for (package, deb) in resolution.packages.iter().zip(&debs) {
             let unpacked = lockship_debian::unpack_deb(
                 deb,
-                staging.path(),
+                staging,
                 &lockship_debian::UnpackOptions { merged_usr: true },
                 &|path: &str| lockship_runtime::prune::keep(path, &stdlib),
-            )
-            .map_err(crate::layer_err)?;
+            )?;
             lockship_runtime::status::write_status(
-                staging.path(),
+                staging,
                 &package.name,
                 &unpacked.control,
                 unpacked.md5sums.as_deref(),
-            )
-            .map_err(crate::layer_err)?;
+            )?;
         }
         lockship_runtime::ldcache::write_ld_so_cache_layered(
-            &[staging.path(), base_tree],
-            staging.path(),
+            &[staging, base_built.tree.as_path()],
+            staging,
             &base_plan.debian_arch,
             &base_plan.triplet,
-        )
-        .map_err(crate::layer_err)?;
+        )?;
         // Unpacking makes /lib, /bin… as directories; the base has them as
         // merged-/usr links, which a directory in an upper layer would hide.
         for dir in ["bin", "sbin", "lib", "lib64"] {
-            let p = staging.path().join(dir);
+            let p = staging.join(dir);
             if p.is_dir() && !p.is_symlink() {
                 let _ = std::fs::remove_dir(&p);
             }
         }
-        lockship_layer::write_layer(staging.path(), layer_options, out)
+        Ok(())
     })?;
     ctx.reporter.phase("");
-    Ok(Some((layer, hit, pins)))
+    Ok(Some(SyslibsLayer {
+        layer,
+        cached,
+        packages: pins,
+    }))
 }

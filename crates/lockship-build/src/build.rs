@@ -1,0 +1,98 @@
+//! The orchestrator: `Project → ImagePlan → fetched wheels → staged trees →
+//! layers → Image`, one step per call, each step in its own module.
+
+use std::path::PathBuf;
+
+use lockship_layer::{LayerCache, LayerOptions};
+use lockship_runtime::Context;
+
+use crate::base::Base;
+use crate::image::{describe, Added};
+use crate::layers::{project, syslibs, venv, wheels, Stage};
+use crate::options::{BuildOptions, BuiltImage};
+use crate::plan::{load, make_plan};
+use crate::{download, sdists, BuildError};
+
+/// The whole pipeline, for the platform of `options.base`.
+///
+/// Layers, bottom up: the base, the system libraries (when libdeps finds the
+/// base lacks some, or the project asks for packages), one per large wheel,
+/// the rest of the venv, the project.
+pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildError> {
+    let (project, lock) = load(options)?;
+    let base = Base::for_build(ctx, options)?;
+    let plan = make_plan(ctx, options, &project, &lock, &base)?;
+    let stage = Stage {
+        ctx,
+        plan: &plan,
+        base: &base,
+        compile: options.compile,
+        layer_options: LayerOptions {
+            compression: options.base.compression,
+            level: None,
+            mtime: options.base.epoch,
+            overrides: Default::default(),
+        },
+        layers: LayerCache::new(ctx.cache.root().join("layers")),
+    };
+
+    // Every wheel, hash-checked, in the content-addressed cache; sdists
+    // become wheels in the sandboxed build environment (cached).
+    let file_roots: Vec<PathBuf> = std::iter::once(options.project_dir.clone())
+        .chain(options.allowed_file_roots.iter().cloned())
+        .collect();
+    let downloaded = download::download_all(ctx, &plan.wheels, &file_roots)?;
+    let built_wheels = sdists::build_sdists(ctx, options, &base, &plan, &downloaded)?;
+    let links = ctx.cache.temp_dir()?;
+    let named = download::link_wheels(&plan, &downloaded, &built_wheels, links.path())?;
+
+    // Large wheels in layers of their own, then the rest of the venv.
+    let large = wheels::large(&named, options.large_wheel_bytes, options.max_wheel_layers);
+    let (large, rest): (Vec<_>, Vec<_>) = named
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| large.contains(i));
+    let large: Vec<_> = large.into_iter().map(|(_, w)| w).collect();
+    let rest: Vec<_> = rest.into_iter().map(|(_, w)| w).collect();
+    let wheel_layers = wheels::build_layers(&stage, &large, links.path())?;
+    let (dependencies, deps_cached) = venv::build_layer(&stage, &rest, links.path())?;
+
+    // libdeps: the venv's native code against the base; what is missing
+    // comes from the suite's packages, in a layer of its own.
+    let mut venv_layers = vec![&dependencies];
+    venv_layers.extend(wheel_layers.iter().map(|w| &w.layer));
+    let (libdeps, syslibs) = syslibs::layer_for(&stage, &venv_layers)?;
+
+    // The project itself.
+    let scratch = ctx.cache.temp_dir()?;
+    let (project_layer, project_cached) = project::build_layer(&stage, &project, scratch.path())?;
+    ctx.reporter.phase("");
+
+    let built_base = base.built();
+    let mut cached = vec![("base".to_string(), built_base.cached)];
+    if let Some(s) = &syslibs {
+        cached.push(("system libraries".to_string(), s.cached));
+    }
+    cached.extend(
+        wheel_layers
+            .iter()
+            .map(|w| (format!("wheel:{}", w.name), w.cached)),
+    );
+    cached.push(("dependencies".to_string(), deps_cached));
+    cached.push(("project".to_string(), project_cached));
+    let added = Added {
+        syslibs,
+        wheels: wheel_layers,
+        dependencies,
+        project: project_layer,
+    };
+    let image = describe(&plan, built_base.image.clone(), &added);
+    Ok(BuiltImage {
+        image,
+        system_packages: added.syslibs.map(|s| s.packages).unwrap_or_default(),
+        plan,
+        cached,
+        libdeps,
+        built_wheels,
+    })
+}
