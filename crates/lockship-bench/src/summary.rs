@@ -23,6 +23,11 @@ pub struct BuildSummary {
     pub platform: String,
     /// The image's full Python version, e.g. `3.11.2`.
     pub python: String,
+    /// Which Python lockship's runtime has and why, one line:
+    /// `Python 3.13.5 (requires-python >=3.13 in pyproject.toml)` (absent on
+    /// a `--base-image`, which brings its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_choice: Option<String>,
     /// What the build learned about `--base-image`, when one was given.
     pub base_image: Option<BaseImageSummary>,
     /// The plan's warnings.
@@ -45,6 +50,9 @@ pub struct BuildSummary {
     pub system_packages: Vec<String>,
     /// The wheels built from sdists.
     pub built_wheels: Vec<BuiltWheelSummary>,
+    /// What stripping the wheels' own shared objects saved.
+    #[serde(default)]
+    pub stripped: StrippedSummary,
     /// The build's wall time.
     pub seconds: f64,
     /// Where the image went.
@@ -140,6 +148,34 @@ pub struct LibdepsSummary {
     pub unresolved: Vec<MissingLibSummary>,
     /// How many ELF files were checked.
     pub scanned: usize,
+    /// Debian package → the libraries loaded at run time (`dlopen`) it ships.
+    #[serde(default)]
+    pub runtime_packages: BTreeMap<String, Vec<RuntimeNeedSummary>>,
+    /// Libraries loaded at run time that no package ships, or optional ones left out.
+    #[serde(default)]
+    pub runtime_unresolved: Vec<RuntimeNeedSummary>,
+}
+
+/// A library Python code loads at run time (`dlopen`) that the base lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeNeedSummary {
+    /// The name as the code writes it.
+    pub name: String,
+    /// `file:line` in the image.
+    pub asked_by: String,
+    /// The code goes on without it.
+    pub optional: bool,
+}
+
+/// What stripping debug sections from wheels' shared objects saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrippedSummary {
+    /// Shared objects rewritten.
+    pub files: u64,
+    /// Their bytes before.
+    pub bytes_before: u64,
+    /// Their bytes after.
+    pub bytes_after: u64,
 }
 
 /// A soname the image lacks, and the files that need it.
@@ -219,6 +255,9 @@ mod tests {
             project: "app".into(),
             platform: "linux/amd64".into(),
             python: "3.11.2".into(),
+            python_choice: Some(
+                "Python 3.11.2 (3.11, the default; nothing declares a version)".into(),
+            ),
             base_image: None,
             warnings: Vec::new(),
             lockfile: "uv.lock".into(),
@@ -241,6 +280,7 @@ mod tests {
             libdeps: LibdepsSummary::default(),
             system_packages: Vec::new(),
             built_wheels: Vec::new(),
+            stripped: StrippedSummary::default(),
             seconds: 1.5,
             outputs: vec![Written {
                 destination: "oci:out".into(),
@@ -268,6 +308,6 @@ mod tests {
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
-        assert_eq!(keys.len(), 19);
+        assert_eq!(keys.len(), 21);
     }
 }

@@ -10,7 +10,7 @@ use crate::base::Base;
 use crate::image::{describe, Added};
 use crate::layers::{project, syslibs, venv, wheels, Stage};
 use crate::options::{BuildOptions, BuiltImage};
-use crate::plan::{load, make_plan};
+use crate::plan::{choose_python, load, make_plan};
 use crate::{download, sdists, BuildError};
 
 /// The whole pipeline, for the platform of `options.base`.
@@ -20,13 +20,17 @@ use crate::{download, sdists, BuildError};
 /// the rest of the venv, the project.
 pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildError> {
     let (project, lock) = load(options)?;
+    let (python, options) = &choose_python(ctx, options, &project, &lock)?;
     let base = Base::for_build(ctx, options)?;
-    let plan = make_plan(ctx, options, &project, &lock, &base)?;
+    let mut plan = make_plan(ctx, options, &project, &lock, &base, python.clone())?;
     let stage = Stage {
         ctx,
         plan: &plan,
         base: &base,
         compile: options.compile,
+        strip: options.strip,
+        stripped: Default::default(),
+        compile_skipped: Default::default(),
         layer_options: LayerOptions {
             compression: options.base.compression,
             level: None,
@@ -38,7 +42,10 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
 
     // Every wheel, hash-checked, in the content-addressed cache; sdists
     // become wheels in the sandboxed build environment (cached).
+    // A workspace member's lock is the root's: its `file://` URLs may read
+    // anywhere in the workspace.
     let file_roots: Vec<PathBuf> = std::iter::once(options.project_dir.clone())
+        .chain(project.workspace.as_ref().map(|w| w.root.clone()))
         .chain(options.allowed_file_roots.iter().cloned())
         .collect();
     let downloaded = download::download_all(ctx, &plan.wheels, &file_roots)?;
@@ -66,6 +73,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     // The project itself.
     let scratch = ctx.cache.temp_dir()?;
     let (project_layer, project_cached) = project::build_layer(&stage, &project, scratch.path())?;
+    let skipped = stage.compile_skipped.take();
     ctx.reporter.phase("");
 
     let built_base = base.built();
@@ -86,7 +94,10 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         dependencies,
         project: project_layer,
     };
+    let stripped = stage.stripped.get();
     let image = describe(&plan, built_base.image.clone(), &added);
+    plan.warnings
+        .extend(crate::layers::skipped_warning(&skipped));
     Ok(BuiltImage {
         image,
         system_packages: added.syslibs.map(|s| s.packages).unwrap_or_default(),
@@ -94,5 +105,6 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         cached,
         libdeps,
         built_wheels,
+        stripped,
     })
 }

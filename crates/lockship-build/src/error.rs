@@ -12,6 +12,10 @@ pub enum BuildError {
     /// Assembling the base failed.
     #[error(transparent)]
     Runtime(#[from] lockship_runtime::RuntimeError),
+    /// Choosing the image's Python failed (a contradiction, a version no
+    /// provider has).
+    #[error(transparent)]
+    Python(#[from] lockship_python::PythonError),
     /// Writing a layer failed.
     #[error(transparent)]
     Layer(#[from] lockship_layer::LayerError),
@@ -117,6 +121,12 @@ pub enum BuildError {
         /// What was looked for.
         reason: String,
     },
+    /// The project's own Python files do not compile (a syntax error).
+    #[error("The project's own code does not compile: {files}")]
+    ProjectSyntax {
+        /// Each file (in-image path) and the compiler's message.
+        files: String,
+    },
     /// A path dependency of the lock that cannot be packed.
     #[error("Refusing the path dependency `{package}` at `{}`: {reason}", path.display())]
     PathDependency {
@@ -191,6 +201,7 @@ impl BuildError {
             BuildError::Project(e) => e.hint(),
             BuildError::Wheel(e) => e.hint(),
             BuildError::Runtime(e) => e.hint(),
+            BuildError::Python(e) => e.hint(),
             BuildError::UnsupportedSource { .. } => Some(
                 "lock the package from an index or from git; local paths and direct URLs are not installed yet".into(),
             ),
@@ -207,6 +218,9 @@ impl BuildError {
             ),
             BuildError::ProjectCode { .. } => Some(
                 "put the package in `src/NAME/` or `NAME/` (NAME with underscores), or list it in `[tool.poetry] packages`".into(),
+            ),
+            BuildError::ProjectSyntax { .. } => Some(
+                "fix the file (`python -m py_compile FILE` shows the error), leave it out with a `.dockerignore` line, or pass `--no-compile`".into(),
             ),
             BuildError::PathDependency { .. } => Some(
                 "a lock may only point at directories inside its own or its git work tree; pass `--allow-file-urls DIR` to allow another one, or fix the lock's `path` source".into(),

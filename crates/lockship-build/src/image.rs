@@ -77,7 +77,9 @@ pub(crate) fn describe(plan: &ImagePlan, base: Image, added: &Added) -> Image {
     let config = &mut image.config;
     config.user = Some(plan.config.user.clone());
     config.env = plan.config.env.clone();
-    config.entrypoint = Some(plan.config.entrypoint.clone());
+    // No command found: no entrypoint at all (the plan warned), not a bare interpreter.
+    config.entrypoint =
+        (!plan.config.entrypoint.is_empty()).then(|| plan.config.entrypoint.clone());
     config.cmd = (!plan.config.cmd.is_empty()).then(|| plan.config.cmd.clone());
     config.working_dir = Some(plan.config.workdir.clone());
     // A base image's ports stay exposed; lockship's own base exposes none.

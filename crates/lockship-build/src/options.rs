@@ -15,6 +15,9 @@ use crate::{ImagePlan, Libdeps};
 pub struct BuildOptions {
     /// The project directory.
     pub project_dir: PathBuf,
+    /// `--package NAME`: the uv workspace member to build, from the
+    /// workspace root (or any member).
+    pub package: Option<String>,
     /// Which lockfile.
     pub lock: LockSelection,
     /// Groups and extras.
@@ -45,6 +48,9 @@ pub struct BuildOptions {
     /// `--allow-file-urls DIR`: directories besides the project that
     /// `file://` URLs in the lock may read.
     pub allowed_file_roots: Vec<PathBuf>,
+    /// Strip debug sections from the shared objects wheels build themselves
+    /// (`--no-strip` turns it off).
+    pub strip: bool,
 }
 
 /// The default size from which a wheel gets a layer of its own: 16 MB.
@@ -57,6 +63,7 @@ impl BuildOptions {
     pub fn new(project_dir: PathBuf, base: BaseOptions) -> BuildOptions {
         BuildOptions {
             project_dir,
+            package: None,
             lock: LockSelection::Auto,
             selection: Selection::default(),
             base,
@@ -70,6 +77,7 @@ impl BuildOptions {
             base_image: None,
             python_request: None,
             allowed_file_roots: Vec::new(),
+            strip: true,
         }
     }
 }
@@ -92,6 +100,8 @@ pub struct BuiltImage {
     pub system_packages: Vec<lockship_runtime::DebPin>,
     /// Wheels built from sdists.
     pub built_wheels: Vec<lockship_sdist::BuiltWheel>,
+    /// What stripping the venv's shared objects saved (cached layers included).
+    pub stripped: lockship_wheel::StripSummary,
 }
 
 /// The sandbox's limits: `[tool.lockship.sandbox-limits]` over `defaults`.

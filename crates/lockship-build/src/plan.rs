@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lockship_project::{Lock, LockKind, Project, SandboxLimits};
+use lockship_project::{Lock, LockKind, Project, ProjectKind, SandboxLimits};
 use lockship_runtime::Context;
 use lockship_wheel::{IndexClient, IndexUrl, WheelTarget};
 use serde::{Serialize, Serializer};
@@ -20,7 +20,9 @@ use crate::{projectpkg, BuildError};
 /// The image's run-time settings, merged from `[tool.lockship]` and flags.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunConfig {
-    /// `Entrypoint`.
+    /// `Entrypoint`: `[tool.lockship] command`, else inferred (a console
+    /// script, `python3 -m` a `__main__` module); empty when nothing was
+    /// found (the plan then warns).
     pub entrypoint: Vec<String>,
     /// `Cmd`.
     pub cmd: Vec<String>,
@@ -73,6 +75,11 @@ pub struct ImagePlan {
     pub base: lockship_runtime::BasePlan,
     /// The base interpreter's full version (`3.11.2`).
     pub python_full_version: String,
+    /// Which Python lockship's runtime has, from whom and why (`None` on a
+    /// `--base-image`, which brings its own, checked against the same
+    /// declarations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python: Option<lockship_python::PythonChoice>,
     /// The wheel tags accepted, best first (abridged).
     pub target: String,
     /// What the wheels must fit (`target` is its description).
@@ -133,9 +140,10 @@ fn lock_kind_name<S: Serializer>(kind: &LockKind, s: S) -> Result<S::Ok, S::Erro
     s.serialize_str(kind.file_name())
 }
 
-/// Reads the project and its lock (checking the lock is fresh).
+/// Reads the project (the `--package` member of a uv workspace, when given)
+/// and its lock (a workspace member's is the root's), checking the lock is fresh.
 pub(crate) fn load(options: &BuildOptions) -> Result<(Project, Lock), BuildError> {
-    let project = Project::load(&options.project_dir)?;
+    let project = Project::load_package(&options.project_dir, options.package.as_deref())?;
     let lock = project.load_lock(&options.lock)?;
     Ok((project, lock))
 }
@@ -143,8 +151,25 @@ pub(crate) fn load(options: &BuildOptions) -> Result<(Project, Lock), BuildError
 /// `Project → ImagePlan`, with no wheel downloaded.
 pub fn plan(ctx: &Context, options: &BuildOptions) -> Result<ImagePlan, BuildError> {
     let (project, lock) = load(options)?;
-    let base = Base::for_plan(ctx, options)?;
-    make_plan(ctx, options, &project, &lock, &base)
+    let (python, options) = choose_python(ctx, options, &project, &lock)?;
+    let base = Base::for_plan(ctx, &options)?;
+    make_plan(ctx, &options, &project, &lock, &base, python)
+}
+
+/// The Python of lockship's runtime, chosen from what the user and the
+/// project declare, and the options with that runtime; a `--base-image`
+/// brings its own Python (checked in [`make_plan`]).
+pub(crate) fn choose_python(
+    ctx: &Context,
+    options: &BuildOptions,
+    project: &Project,
+    lock: &Lock,
+) -> Result<(Option<lockship_python::PythonChoice>, BuildOptions), BuildError> {
+    if options.base_image.is_some() {
+        return Ok((None, options.clone()));
+    }
+    let (choice, options) = crate::base::python::choose(ctx, options, project, lock)?;
+    Ok((Some(choice), options))
 }
 
 /// `Project → ImagePlan` on `base`.
@@ -154,7 +179,11 @@ pub(crate) fn make_plan(
     project: &Project,
     lock: &Lock,
     base: &Base,
+    python: Option<lockship_python::PythonChoice>,
 ) -> Result<ImagePlan, BuildError> {
+    if let Some(facts) = base.facts() {
+        crate::base::python::check_base(options, project, lock, facts)?;
+    }
     let target = base.wheel_target();
     let selected = lockship_project::select(lock, project, &options.selection, &base.marker_env())?;
     let indexes = indexes(options, project, lock)?;
@@ -173,7 +202,10 @@ pub(crate) fn make_plan(
     git.sort_by(|a, b| a.name.cmp(&b.name));
     let settings = &project.lockship;
     let venv = settings.venv.trim_end_matches('/').to_string();
-    let has_backend = project.build_system.is_some() || project.poetry.is_some();
+    // An application (no `[project]`, uv's `package = false`, Poetry's
+    // `package-mode = false`) is copied to /app even with a build backend.
+    let has_backend = project.kind == ProjectKind::Package
+        && (project.build_system.is_some() || project.poetry.is_some());
     // Files that look like secrets stay out of the image, each one named.
     let mut warnings = projectpkg::secret_warnings(project, has_backend)?;
     for pin in &git {
@@ -185,6 +217,9 @@ pub(crate) fn make_plan(
         }
     }
     warnings.extend(base.warnings());
+    warnings.extend(lock.warnings.iter().map(ToString::to_string));
+    let (config, no_command) = run_config(options, project, base, &venv, has_backend);
+    warnings.extend(no_command);
     Ok(ImagePlan {
         project: projectpkg::project_name(project),
         version: project.version.clone(),
@@ -192,11 +227,12 @@ pub(crate) fn make_plan(
         lockfile: lock.path.clone(),
         lock_kind: lock.kind,
         python_full_version: base.python_full_version(),
+        python,
         target: lockship_wheel::describe_target(&target),
         wheel_target: target,
         python_version: base.python_version(),
         python_path: base.python_path(),
-        config: run_config(options, project, base, &venv, has_backend),
+        config,
         venv,
         wheels,
         git,
@@ -249,24 +285,51 @@ fn indexes(
     Ok(indexes)
 }
 
-/// The image's run-time settings: `[tool.lockship]` and flags over the base's.
+/// The entrypoint when `[tool.lockship] command` is unset: the project's
+/// single console script, else the one named after the project, else
+/// `python3 -m` its `__main__` module. `None` when nothing fits.
+fn infer_entrypoint(project: &Project, venv: &str, has_backend: bool) -> Option<Vec<String>> {
+    if has_backend {
+        let name = projectpkg::project_name(project);
+        let script = match project.scripts.len() {
+            1 => project.scripts.keys().next(),
+            _ => project
+                .scripts
+                .keys()
+                .find(|s| lockship_project::normalize_name(s) == name),
+        };
+        if let Some(script) = script {
+            return Some(vec![format!("{venv}/bin/{script}")]);
+        }
+    }
+    let module = projectpkg::main_module(project, has_backend)?;
+    Some(vec!["python3".to_string(), "-m".to_string(), module])
+}
+
+/// The image's run-time settings: `[tool.lockship]` and flags over the
+/// base's; and the warning when no command was set or found.
 fn run_config(
     options: &BuildOptions,
     project: &Project,
     base: &Base,
     venv: &str,
     has_backend: bool,
-) -> RunConfig {
+) -> (RunConfig, Option<String>) {
     let settings = &project.lockship;
+    let mut no_command = None;
     let entrypoint = if !settings.command.is_empty() {
         settings.command.clone()
-    } else if project.scripts.len() == 1 && has_backend {
-        vec![format!(
-            "{venv}/bin/{}",
-            project.scripts.keys().next().expect("one script")
-        )]
-    } else {
+    } else if let Some(inferred) = infer_entrypoint(project, venv, has_backend) {
+        inferred
+    } else if !settings.cmd.is_empty() {
+        // `cmd` alone: its arguments go to the interpreter, as before.
         vec!["python3".to_string()]
+    } else {
+        no_command = Some(format!(
+            "`{}` has no command to run: no `[tool.lockship] command`, no single console script and no `__main__` module, so the image has no entrypoint\nhint: set `command = [\"...\"]` under `[tool.lockship]` in pyproject.toml",
+            projectpkg::project_name(project)
+        ));
+        Vec::new()
     };
     let mut ours = vec![
         format!("PATH={venv}/bin:{}", base.system_path()),
@@ -298,7 +361,7 @@ fn run_config(
         .cloned()
         .collect();
     env.extend(ours);
-    RunConfig {
+    let config = RunConfig {
         entrypoint,
         cmd: settings.cmd.clone(),
         user: options
@@ -317,7 +380,8 @@ fn run_config(
             .map(|p| format!("{}/{}", p.number, p.protocol))
             .collect(),
         labels: settings.labels.clone(),
-    }
+    };
+    (config, no_command)
 }
 
 /// The indexes a project uses: `[tool.lockship]`, then `[tool.uv]`, then poetry
@@ -342,4 +406,67 @@ pub(crate) fn project_indexes(project: &Project, lock_indexes: &[Url]) -> Vec<Ur
     out.extend(lock_indexes.iter().cloned());
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod entrypoint_tests {
+    use super::*;
+
+    fn load(toml: &str, files: &[&str]) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pyproject.toml"), toml).unwrap();
+        for f in files {
+            let path = dir.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let project = Project::load(dir.path()).unwrap();
+        (dir, project)
+    }
+
+    const PACKAGE: &str = "[project]\nname = \"my-app\"\nversion = \"1\"\n\
+        [build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n";
+
+    #[test]
+    fn a_single_console_script_is_the_entrypoint() {
+        let toml = format!("{PACKAGE}[project.scripts]\nserve = \"my_app:main\"\n");
+        let (_d, p) = load(&toml, &["src/my_app/__main__.py"]);
+        assert_eq!(
+            infer_entrypoint(&p, "/opt/venv", true).unwrap(),
+            ["/opt/venv/bin/serve"]
+        );
+    }
+
+    #[test]
+    fn of_several_scripts_the_one_named_after_the_project_wins() {
+        let toml = format!(
+            "{PACKAGE}[project.scripts]\nmy_app = \"my_app:main\"\nother = \"my_app:other\"\n"
+        );
+        let (_d, p) = load(&toml, &["src/my_app/__init__.py"]);
+        assert_eq!(
+            infer_entrypoint(&p, "/opt/venv", true).unwrap(),
+            ["/opt/venv/bin/my_app"]
+        );
+        let toml = format!("{PACKAGE}[project.scripts]\na = \"m:a\"\nb = \"m:b\"\n");
+        let (_d, p) = load(&toml, &["src/my_app/__init__.py"]);
+        assert_eq!(infer_entrypoint(&p, "/opt/venv", true), None);
+    }
+
+    #[test]
+    fn a_main_module_runs_with_python_dash_m() {
+        let (_d, p) = load(PACKAGE, &["src/my_app/__main__.py"]);
+        assert_eq!(
+            infer_entrypoint(&p, "/opt/venv", true).unwrap(),
+            ["python3", "-m", "my_app"]
+        );
+        let (_d, app) = load("[tool.lockship]\n", &["worker/__main__.py"]);
+        assert_eq!(
+            infer_entrypoint(&app, "/opt/venv", false).unwrap(),
+            ["python3", "-m", "worker"]
+        );
+        // Scripts of a copied app are never installed: not an entrypoint.
+        let toml = "[project]\nname = \"x\"\nversion = \"1\"\n[project.scripts]\nx = \"x:main\"\n";
+        let (_d, copied) = load(toml, &[]);
+        assert_eq!(infer_entrypoint(&copied, "/opt/venv", false), None);
+    }
 }

@@ -430,13 +430,44 @@ pub(crate) fn secret_warnings(project: &Project, package: bool) -> Result<Vec<St
         .collect())
 }
 
+/// The project's module with a `__main__.py`, for `python3 -m`: for a
+/// package, its importable root (`src/pkg/__main__.py`); for a copied app,
+/// the one top-level directory of the project that has one.
+pub(crate) fn main_module(project: &Project, package: bool) -> Option<String> {
+    let mut found: Vec<String> = Vec::new();
+    if package {
+        for (path, rel) in package_roots(project).ok()? {
+            if path.join("__main__.py").is_file() {
+                found.push(rel.trim_end_matches('/').replace('/', "."));
+            }
+        }
+    } else {
+        let filter = Filter::load(project).ok()?;
+        for entry in fs_err::read_dir(&project.dir).ok()?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir
+                && !name.starts_with('.')
+                && !filter.ignored(&name)
+                && entry.path().join("__main__.py").is_file()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                found.push(name);
+            }
+        }
+    }
+    found.sort();
+    (found.len() == 1).then(|| found.remove(0))
+}
+
 /// The project's normalised name.
 pub(crate) fn project_name(project: &Project) -> String {
+    // An application has no name of its own: its directory's (`.` resolved).
     project.name.clone().unwrap_or_else(|| {
-        project
-            .dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
+        let dir = std::fs::canonicalize(&project.dir).unwrap_or_else(|_| project.dir.clone());
+        dir.file_name()
+            .map(|n| lockship_project::normalize_name(&n.to_string_lossy()))
+            .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "app".into())
     })
 }

@@ -478,3 +478,45 @@ fn relative_link_targets() {
     assert_eq!(relative("a/b", "a/c/d"), "../c/d");
     assert_eq!(relative("a", "a"), ".");
 }
+
+#[test]
+fn the_main_module_of_a_package_is_found_in_its_importable_root() {
+    let dir = project(
+        true,
+        "",
+        &[
+            ("src/app/__init__.py", ""),
+            ("src/app/__main__.py", "print('hi')\n"),
+        ],
+    );
+    let p = Project::load(dir.path()).unwrap();
+    assert_eq!(main_module(&p, true).as_deref(), Some("app"));
+    let none = project(true, "", &[("src/app/__init__.py", "")]);
+    assert_eq!(
+        main_module(&Project::load(none.path()).unwrap(), true),
+        None
+    );
+}
+
+#[test]
+fn an_app_has_a_main_module_only_when_one_top_level_directory_has_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[tool.lockship]\n");
+    write(dir.path(), "service/__main__.py", "");
+    write(dir.path(), ".hidden/__main__.py", "");
+    write(dir.path(), "not-a-module/__main__.py", "");
+    let p = Project::load(dir.path()).unwrap();
+    assert_eq!(main_module(&p, false).as_deref(), Some("service"));
+    // Two candidates: no guess.
+    write(dir.path(), "worker/__main__.py", "");
+    assert_eq!(
+        main_module(&Project::load(dir.path()).unwrap(), false),
+        None
+    );
+    // Left out by .dockerignore: not in the image, not a candidate.
+    write(dir.path(), ".dockerignore", "worker/\n");
+    assert_eq!(
+        main_module(&Project::load(dir.path()).unwrap(), false).as_deref(),
+        Some("service")
+    );
+}

@@ -50,7 +50,7 @@ use crate::scan::Warning;
 pub const MAX_PY_FILE: u64 = 4 * 1024 * 1024;
 
 /// How a name is loaded, which decides how it is looked up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadCall {
     /// `ctypes.util.find_library("x")`: a `libx.*` file in `ld.so.cache`.
@@ -104,7 +104,7 @@ pub struct RuntimeScan {
 }
 
 /// One way a missing load can be satisfied, for mapping to a package.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
 pub enum Wanted {
     /// A file with exactly this name in a library directory (`libpq.so.5`).
@@ -144,7 +144,7 @@ impl Wanted {
 }
 
 /// The file and line that ask for a load.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AskedBy {
     /// Relative to the scanned tree.
     pub file: PathBuf,
@@ -159,7 +159,7 @@ impl std::fmt::Display for AskedBy {
 }
 
 /// A group of alternative loads none of which the image satisfies.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MissingRuntimeLib {
     /// The first name of the group as written.
     pub name: String,

@@ -1,6 +1,7 @@
 //! Fuzz targets for every parser of outside input lockship reads: Debian
-//! indexes and packages, layer tars, wheels and index pages, lockfiles and
-//! pyproject.toml, OCI images on disk and from registries, and registry
+//! indexes and packages, layer tars, wheels and index pages, lockfiles (and
+//! requirements includes) and pyproject.toml, `.python-version` and Python
+//! version constraints, OCI images on disk and from registries, and registry
 //! authentication headers.
 //!
 //! Each target is a `fn(&[u8])` that must never panic, hang or hold
@@ -35,7 +36,7 @@ pub use alloc::{set_current_input, with_cap, CappedAlloc};
 pub use harness::{artifact_dir, fuzz, run_one, Budget, Failure, FailureKind, Options, Stats};
 pub use mutate::{Mutator, Rng};
 
-use targets::{debian, layer, oci, project, registry, wheel};
+use targets::{debian, layer, oci, project, python, registry, wheel};
 
 /// One fuzz target.
 pub struct Target {
@@ -100,27 +101,24 @@ fn crate_dir() -> PathBuf {
 }
 
 fn list_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
+    list(dir, Path::is_file)
 }
 
 fn list_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+    list(dir, Path::is_dir)
+}
+
+/// The entries of `dir` that `keep`, sorted; none when it cannot be read.
+fn list(dir: &Path, keep: fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir())
+        .filter(|p| keep(p))
         .collect();
-    dirs.sort();
-    dirs
+    paths.sort();
+    paths
 }
 
 fn none() -> Vec<Vec<u8>> {
@@ -172,9 +170,72 @@ const REQUIREMENTS: &[&[u8]] = &[
     b"[extra]",
     b" @ file:///",
     b"-r ",
+    b"-c ",
+    b"-r base.txt",
+    b"-c constraints.txt",
+    b"-r nested/more.txt",
+    b"-r ../secret.txt",
+    b"-r link.txt",
+    b"\0",
     b"-e ",
     b"--index-url ",
     b"#",
+];
+const PDM: &[&[u8]] = &[
+    b"[metadata]\n",
+    b"lock_version = \"4.",
+    b"content_hash = \"sha256:",
+    b"[[metadata.targets]]\n",
+    b"requires_python = \"",
+    b"[[package]]\n",
+    b"groups = [\"default\"",
+    b"extras = [\"",
+    b"dependencies = [\"",
+    b"files = [\n    {file = \"",
+    b"{url = \"",
+    b"hash = \"sha256:",
+    b"git = \"",
+    b"path = \"../",
+    b"editable = true",
+];
+const PIPFILE: &[&[u8]] = &[
+    b"\"_meta\":",
+    b"\"pipfile-spec\": 6",
+    b"\"sources\": [",
+    b"\"default\": {",
+    b"\"develop\": {",
+    b"\"hashes\": [\"sha256:",
+    b"\"version\": \"==",
+    b"\"markers\": \"",
+    b"\"index\": \"",
+    b"\"git\": \"",
+    b"\"ref\": \"",
+    b"\"path\": \"../",
+    b"\"editable\": true",
+];
+const PYTHON: &[&[u8]] = &[
+    b"3.12",
+    b".7",
+    b"cpython-",
+    b"cpython@",
+    b"python",
+    b"pypy",
+    b"\n",
+    b"#",
+    b">=",
+    b"<",
+    b"!=",
+    b"==",
+    b"~=",
+    b"^",
+    b"~",
+    b"||",
+    b",",
+    b".*",
+    b"*",
+    b"rc1",
+    b"a1",
+    b"99999999999999999999",
 ];
 const JSON: &[&[u8]] = &[
     b"\"mediaType\":",
@@ -221,6 +282,14 @@ const WHEEL: &[&[u8]] = &[
     b"<!--",
     b"#sha256=",
 ];
+const CONTENTS: &[&[u8]] = &[
+    b"usr/lib/x86_64-linux-gnu/",
+    b"lib",
+    b".so.",
+    b"\n",
+    b",",
+    b"/",
+];
 const DOCKERIGNORE: &[&[u8]] = &[
     b"**", b"**/", b"/**/", b"*", b"?", b"[a-z]", b"[^/]", b"[!x]", b"[", b"\\", b"\n!", b"\n#",
     b"\n/", b"./",
@@ -235,302 +304,70 @@ const AUTH: &[&[u8]] = &[
     b", ",
 ];
 
-/// Every target, in a fixed order.
-pub const TARGETS: &[Target] = &[
-    Target {
-        name: "deb822_packages",
-        about: "a Debian Packages index (deb822 stanzas, relations, versions, closure)",
-        run: debian::deb822_packages,
-        generated: none,
-        fixtures: &[],
-        dict: DEB822,
-        max_len: 64 * 1024,
-        text: true,
-        test_runs: 1500,
-    },
-    Target {
-        name: "deb822_release",
-        about: "a Debian Release file",
-        run: debian::deb822_release,
-        generated: none,
-        fixtures: &[],
-        dict: DEB822,
-        max_len: 64 * 1024,
-        text: true,
-        test_runs: 2000,
-    },
-    Target {
-        name: "deb822_inrelease",
-        about: "a clear-signed InRelease file, checked against a fixed keyring",
-        run: debian::deb822_inrelease,
-        generated: none,
-        fixtures: &[],
-        dict: DEB822,
-        max_len: 64 * 1024,
-        text: false,
-        test_runs: 600,
-    },
-    Target {
-        name: "deb_contents",
-        about: "a Debian Contents file (file to package index)",
-        run: debian::deb_contents,
-        generated: none,
-        fixtures: &[],
-        dict: &[
-            b"usr/lib/x86_64-linux-gnu/",
-            b"lib",
-            b".so.",
-            b"\n",
-            b",",
-            b"/",
-        ],
-        max_len: 64 * 1024,
-        text: true,
-        test_runs: 1500,
-    },
-    Target {
-        name: "deb_archive",
-        about: "a .deb: the ar container, control and data tars, unpacked",
-        run: debian::deb_archive,
-        generated: debian::deb_seeds,
-        fixtures: &[],
-        dict: ARCHIVE,
-        max_len: 64 * 1024,
-        text: false,
-        test_runs: 300,
-    },
-    Target {
-        name: "layer_tar",
-        about: "a layer blob (tar, gzip or zstd) read entry by entry",
-        run: layer::layer_tar,
-        generated: layer::seeds,
-        fixtures: &[],
-        dict: ARCHIVE,
-        max_len: 64 * 1024,
-        text: false,
-        test_runs: 800,
-    },
-    Target {
-        name: "layer_unpack",
-        about: "a layer flattened over a tree with whiteouts; a canary next to it must stay",
-        run: layer::layer_unpack,
-        generated: layer::hostile_seeds,
-        fixtures: &[],
-        dict: ARCHIVE,
-        max_len: 64 * 1024,
-        text: false,
-        test_runs: 300,
-    },
-    Target {
-        name: "wheel_filename",
-        about: "a wheel file name",
-        run: wheel::wheel_filename,
-        generated: none,
-        fixtures: &[],
-        dict: WHEEL,
-        max_len: 512,
-        text: true,
-        test_runs: 3000,
-    },
-    Target {
-        name: "wheel_record",
-        about: "a wheel's RECORD file",
-        run: wheel::wheel_record,
-        generated: none,
-        fixtures: &[],
-        dict: WHEEL,
-        max_len: 16 * 1024,
-        text: true,
-        test_runs: 3000,
-    },
-    Target {
-        name: "wheel_zip",
-        about: "a wheel archive, installed into a staged virtualenv",
-        run: wheel::wheel_zip,
-        generated: wheel::seeds,
-        fixtures: &[],
-        dict: ARCHIVE,
-        max_len: 64 * 1024,
-        text: false,
-        test_runs: 300,
-    },
-    Target {
-        name: "index_json",
-        about: "a PEP 691 JSON project page",
-        run: wheel::index_json,
-        generated: none,
-        fixtures: &[],
-        dict: JSON,
-        max_len: 32 * 1024,
-        text: true,
-        test_runs: 2000,
-    },
-    Target {
-        name: "index_html",
-        about: "a PEP 503 HTML project page",
-        run: wheel::index_html,
-        generated: none,
-        fixtures: &[],
-        dict: WHEEL,
-        max_len: 32 * 1024,
-        text: true,
-        test_runs: 2000,
-    },
-    Target {
-        name: "uv_lock",
-        about: "a uv.lock",
-        run: project::uv_lock,
-        generated: none,
-        fixtures: &["uv.lock"],
-        dict: TOML,
-        max_len: 64 * 1024,
-        text: true,
-        test_runs: 400,
-    },
-    Target {
-        name: "poetry_lock",
-        about: "a poetry.lock",
-        run: project::poetry_lock,
-        generated: none,
-        fixtures: &["poetry.lock"],
-        dict: TOML,
-        max_len: 96 * 1024,
-        text: true,
-        test_runs: 300,
-    },
-    Target {
-        name: "pylock",
-        about: "a pylock.toml (PEP 751)",
-        run: project::pylock,
-        generated: none,
-        fixtures: &["pylock.toml"],
-        dict: TOML,
-        max_len: 64 * 1024,
-        text: true,
-        test_runs: 600,
-    },
-    Target {
-        name: "requirements",
-        about: "a pinned requirements file",
-        run: project::requirements,
-        generated: none,
-        fixtures: &["requirements.txt"],
-        dict: REQUIREMENTS,
-        max_len: 64 * 1024,
-        text: true,
-        test_runs: 600,
-    },
-    Target {
-        name: "pyproject",
-        about: "a pyproject.toml",
-        run: project::pyproject,
-        generated: none,
-        fixtures: &["pyproject.toml"],
-        dict: TOML,
-        max_len: 32 * 1024,
-        text: true,
-        test_runs: 800,
-    },
-    Target {
-        name: "dockerignore",
-        about: "a .dockerignore, parsed and matched",
-        run: project::dockerignore,
-        generated: none,
-        fixtures: &[".dockerignore"],
-        dict: DOCKERIGNORE,
-        max_len: 4 * 1024,
-        text: true,
-        test_runs: 1500,
-    },
-    Target {
-        name: "oci_index",
-        about: "an OCI layout's index.json, read back and validated",
-        run: oci::oci_index,
-        generated: oci::index_seeds,
-        fixtures: &[],
-        dict: JSON,
-        max_len: 32 * 1024,
-        text: true,
-        test_runs: 300,
-    },
-    Target {
-        name: "oci_manifest",
-        about: "an image manifest in an OCI layout",
-        run: oci::oci_manifest,
-        generated: oci::manifest_seeds,
-        fixtures: &[],
-        dict: JSON,
-        max_len: 32 * 1024,
-        text: true,
-        test_runs: 300,
-    },
-    Target {
-        name: "oci_config",
-        about: "an image config in an OCI layout",
-        run: oci::oci_config,
-        generated: oci::config_seeds,
-        fixtures: &[],
-        dict: JSON,
-        max_len: 32 * 1024,
-        text: true,
-        test_runs: 300,
-    },
-    Target {
-        name: "oci_archive",
-        about: "an oci-archive tar",
-        run: oci::oci_archive,
-        generated: oci::archive_seeds,
-        fixtures: &[],
-        dict: ARCHIVE,
-        max_len: 64 * 1024,
-        text: false,
-        test_runs: 300,
-    },
-    Target {
-        name: "docker_archive",
-        about: "a docker-archive tar (Docker 25 layout, or manifest.json only)",
-        run: oci::docker_archive,
-        generated: oci::docker_seeds,
-        fixtures: &[],
-        dict: ARCHIVE,
-        max_len: 64 * 1024,
-        text: false,
-        test_runs: 300,
-    },
-    Target {
-        name: "registry_manifest",
-        about: "a manifest or index served by a loopback registry to the real client",
-        run: registry::registry_manifest,
-        generated: registry::manifest_seeds,
-        fixtures: &[],
-        dict: JSON,
-        max_len: 32 * 1024,
-        text: true,
-        test_runs: 300,
-    },
-    Target {
-        name: "registry_config",
-        about: "an image config served by a loopback registry to the real client",
-        run: registry::registry_config,
-        generated: registry::config_seeds,
-        fixtures: &[],
-        dict: JSON,
-        max_len: 32 * 1024,
-        text: true,
-        test_runs: 300,
-    },
-    Target {
-        name: "www_authenticate",
-        about: "a registry's WWW-Authenticate header",
-        run: registry::www_authenticate,
-        generated: none,
-        fixtures: &[],
-        dict: AUTH,
-        max_len: 4 * 1024,
-        text: true,
-        test_runs: 5000,
-    },
-];
+/// A KiB, for the longest inputs below.
+const K: usize = 1024;
+
+/// Declares [`TARGETS`], one row a target:
+/// `name: run, text|bytes, dict, max_len, test_runs, "about"`, then
+/// optionally `, seeds FN` (seeds built at run time) and `, fixtures [..]`
+/// (file names whose copies in the examples and fixtures are seeds).
+macro_rules! targets {
+    (@text text) => { true };
+    (@text bytes) => { false };
+    (@seeds) => { none };
+    (@seeds $generated:path) => { $generated };
+    (@fixtures) => { &[] };
+    (@fixtures $fixtures:expr) => { $fixtures };
+    ($($name:ident: $run:path, $text:ident, $dict:expr, $max_len:expr, $test_runs:expr, $about:literal
+        $(, seeds $generated:path)? $(, fixtures $fixtures:expr)?;)*) => {
+        /// Every target, in a fixed order.
+        pub const TARGETS: &[Target] = &[$(Target {
+            name: stringify!($name),
+            about: $about,
+            run: $run,
+            generated: targets!(@seeds $($generated)?),
+            fixtures: targets!(@fixtures $($fixtures)?),
+            dict: $dict,
+            max_len: $max_len,
+            test_runs: $test_runs,
+            text: targets!(@text $text),
+        }),*];
+    };
+}
+
+targets! {
+    deb822_packages: debian::deb822_packages, text, DEB822, 64 * K, 1500, "a Debian Packages index (deb822 stanzas, relations, versions, closure)";
+    deb822_release: debian::deb822_release, text, DEB822, 64 * K, 2000, "a Debian Release file";
+    deb822_inrelease: debian::deb822_inrelease, bytes, DEB822, 64 * K, 600, "a clear-signed InRelease file, checked against a fixed keyring";
+    deb_contents: debian::deb_contents, text, CONTENTS, 64 * K, 1500, "a Debian Contents file (file to package index)";
+    deb_archive: debian::deb_archive, bytes, ARCHIVE, 64 * K, 300, "a .deb: the ar container, control and data tars, unpacked", seeds debian::deb_seeds;
+    layer_tar: layer::layer_tar, bytes, ARCHIVE, 64 * K, 800, "a layer blob (tar, gzip or zstd) read entry by entry", seeds layer::seeds;
+    layer_unpack: layer::layer_unpack, bytes, ARCHIVE, 64 * K, 300, "a layer flattened over a tree with whiteouts; a canary next to it must stay", seeds layer::hostile_seeds;
+    wheel_filename: wheel::wheel_filename, text, WHEEL, 512, 3000, "a wheel file name";
+    wheel_record: wheel::wheel_record, text, WHEEL, 16 * K, 3000, "a wheel's RECORD file";
+    wheel_zip: wheel::wheel_zip, bytes, ARCHIVE, 64 * K, 300, "a wheel archive, installed into a staged virtualenv", seeds wheel::seeds;
+    index_json: wheel::index_json, text, JSON, 32 * K, 2000, "a PEP 691 JSON project page";
+    index_html: wheel::index_html, text, WHEEL, 32 * K, 2000, "a PEP 503 HTML project page";
+    uv_lock: project::uv_lock, text, TOML, 64 * K, 400, "a uv.lock", fixtures &["uv.lock"];
+    poetry_lock: project::poetry_lock, text, TOML, 96 * K, 300, "a poetry.lock", fixtures &["poetry.lock"];
+    pylock: project::pylock, text, TOML, 64 * K, 600, "a pylock.toml (PEP 751)", fixtures &["pylock.toml"];
+    pdm_lock: project::pdm_lock, text, PDM, 64 * K, 400, "a pdm.lock (lock_version 4.x)", fixtures &["pdm.lock"];
+    pipfile_lock: project::pipfile_lock, text, PIPFILE, 64 * K, 400, "a Pipfile.lock (pipfile-spec 6)", fixtures &["Pipfile.lock"];
+    requirements: project::requirements, text, REQUIREMENTS, 64 * K, 600, "a pinned requirements file", fixtures &["requirements.txt"];
+    requirements_includes: project::requirements_includes, text, REQUIREMENTS, 16 * K, 600, "a requirements file and the files it includes (NUL-separated); nothing outside the project is read";
+    pyproject: project::pyproject, text, TOML, 32 * K, 800, "a pyproject.toml", fixtures &["pyproject.toml"];
+    python_version: python::python_version, text, PYTHON, 4 * K, 3000, "a .python-version file; a request reads back the same", fixtures &[".python-version"];
+    python_constraint: python::python_constraint, text, PYTHON, 4 * K, 1500, "a Python version constraint (PEP 440, Poetry's ^ ~ ||)";
+    dockerignore: project::dockerignore, text, DOCKERIGNORE, 4 * K, 1500, "a .dockerignore, parsed and matched", fixtures &[".dockerignore"];
+    oci_index: oci::oci_index, text, JSON, 32 * K, 300, "an OCI layout's index.json, read back and validated", seeds oci::index_seeds;
+    oci_manifest: oci::oci_manifest, text, JSON, 32 * K, 300, "an image manifest in an OCI layout", seeds oci::manifest_seeds;
+    oci_config: oci::oci_config, text, JSON, 32 * K, 300, "an image config in an OCI layout", seeds oci::config_seeds;
+    oci_archive: oci::oci_archive, bytes, ARCHIVE, 64 * K, 300, "an oci-archive tar", seeds oci::archive_seeds;
+    docker_archive: oci::docker_archive, bytes, ARCHIVE, 64 * K, 300, "a docker-archive tar (Docker 25 layout, or manifest.json only)", seeds oci::docker_seeds;
+    registry_manifest: registry::registry_manifest, text, JSON, 32 * K, 300, "a manifest or index served by a loopback registry to the real client", seeds registry::manifest_seeds;
+    registry_config: registry::registry_config, text, JSON, 32 * K, 300, "an image config served by a loopback registry to the real client", seeds registry::config_seeds;
+    www_authenticate: registry::www_authenticate, text, AUTH, 4 * K, 5000, "a registry's WWW-Authenticate header";
+}
 
 /// The target called `name`.
 pub fn target(name: &str) -> Option<&'static Target> {

@@ -36,7 +36,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     };
     if name == "list" {
         for t in TARGETS {
-            println!("{:<20} {}", t.name, t.about);
+            println!("{:<22} {}", t.name, t.about);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -109,7 +109,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     for t in chosen {
         match fuzz(t, &options) {
             Ok(stats) => println!(
-                "{:<20} ok: {} inputs ({} seeds) in {:.1} s",
+                "{:<22} ok: {} inputs ({} seeds) in {:.1} s",
                 t.name,
                 stats.inputs,
                 stats.seeds,

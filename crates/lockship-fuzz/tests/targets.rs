@@ -2,6 +2,8 @@
 //! fixed number of mutated inputs from a fixed seed. A failure prints the
 //! input and where it was saved.
 
+use std::path::Path;
+
 use lockship_fuzz::{fuzz, target, CappedAlloc, Options, TARGETS};
 
 #[global_allocator]
@@ -44,8 +46,13 @@ targets!(
     uv_lock,
     poetry_lock,
     pylock,
+    pdm_lock,
+    pipfile_lock,
     requirements,
+    requirements_includes,
     pyproject,
+    python_version,
+    python_constraint,
     dockerignore,
     oci_index,
     oci_manifest,
@@ -56,3 +63,40 @@ targets!(
     registry_config,
     www_authenticate,
 );
+
+/// cargo-fuzz (`fuzz/` at the repository root) runs every target and only
+/// those, in the table's order: one `[[bin]]` each, whose file calls it.
+#[test]
+fn cargo_fuzz_runs_every_target() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let bins: Vec<&str> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|bin| {
+            bin.lines()
+                .find_map(|l| l.strip_prefix("name = \"")?.strip_suffix('"'))
+        })
+        .collect();
+    let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
+    assert_eq!(
+        bins, names,
+        "fuzz/Cargo.toml's [[bin]]s are not the targets"
+    );
+    for name in &names {
+        let path = root.join("fuzz_targets").join(format!("{name}.rs"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert!(
+            text.contains(&format!("::{name}(data)")),
+            "{path:?} does not run `{name}`"
+        );
+    }
+    let files = std::fs::read_dir(root.join("fuzz_targets"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        files,
+        names.len(),
+        "fuzz/fuzz_targets has files of no target"
+    );
+}

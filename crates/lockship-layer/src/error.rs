@@ -130,12 +130,6 @@ pub enum LayerError {
     },
 
     /// The build closure given to [`crate::LayerCache::get_or_build`] failed
-    /// for a reason of its own; the text says why. Prefer
-    /// [`LayerError::Producer`], which keeps the error (and its hint) typed.
-    #[error("{0}")]
-    Build(String),
-
-    /// The build closure given to [`crate::LayerCache::get_or_build`] failed
     /// with an error of another crate, kept whole: its source chain (and so
     /// its hint) reaches the caller, which may also take it back with
     /// [`LayerError::into_producer`].

@@ -44,27 +44,13 @@ pub fn open_layer_tar(path: &Path) -> Result<Box<dyn Read>, LayerError> {
 /// (as `pigz` writes them), zstd blobs several frames.
 pub(crate) fn decompress<'a>(mut src: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
     let mut prefix = [0u8; 4];
-    let got = read_prefix(&mut src, &mut prefix)?;
+    let got = crate::write::fill(&mut src, &mut prefix)?;
     let stream = Cursor::new(prefix[..got].to_vec()).chain(src);
     Ok(match sniff_compression(&prefix[..got]) {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(stream)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(stream)?),
         Compression::None => Box::new(stream),
     })
-}
-
-/// Reads up to `buf.len()` bytes, fewer only at the end of the file.
-fn read_prefix(src: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match src.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 /// Digest of a file as `sha256:<hex>`.

@@ -557,8 +557,10 @@ fn cache_hits_and_rebuilds_corrupted_blobs() {
     assert_eq!(builds, 4);
 
     // Build errors pass through and record nothing.
-    let failed = cache.get_or_build("key-2", |_| Err(LayerError::Build("no network".into())));
-    assert_eq!(failed.unwrap_err().to_string(), "no network");
+    let offline = || std::io::Error::new(std::io::ErrorKind::NotConnected, "no network");
+    let failed = cache.get_or_build("key-2", |_| Err(LayerError::Producer(Box::new(offline()))));
+    let back: std::io::Error = failed.unwrap_err().into_producer().unwrap();
+    assert_eq!(back.kind(), std::io::ErrorKind::NotConnected);
     assert!(!cache.dir().join("key-2.json").exists());
 
     for bad in ["", "../escape", "a/b", ".hidden"] {

@@ -61,6 +61,10 @@ pub struct LockshipSettings {
     /// sdists and compiles bytecode. An unset field keeps lockship's default.
     #[serde(default, skip_serializing_if = "SandboxLimits::is_unset")]
     pub sandbox_limits: SandboxLimits,
+    /// Strip debug sections from the shared objects wheels build themselves
+    /// (unset: on; `false` is `--no-strip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strip: Option<bool>,
 }
 
 /// `[tool.lockship.sandbox-limits]`: each field overrides one default limit
@@ -111,6 +115,7 @@ impl Default for LockshipSettings {
             extra_index_urls: Vec::new(),
             include_secrets: false,
             sandbox_limits: SandboxLimits::default(),
+            strip: None,
         }
     }
 }

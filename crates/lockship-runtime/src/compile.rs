@@ -245,14 +245,64 @@ pub fn find_interpreter_at(
     })
 }
 
+/// The marker of a line naming a file that did not compile: the marker,
+/// then a JSON `[in-image path, message]`.
+const FAILED: &str = "lockship-compile-failed ";
+
+// compileall calls `py_compile.compile` for each file; the wrapper only
+// records the files that raise (the bytecode written is compileall's own),
+// and compileall's own messages are silenced (`quiet=2`).
 const COMPILE: &str = r#"
-import compileall, py_compile, sys
+import compileall, json, py_compile, sys
+failed = []
+_compile = py_compile.compile
+def _recording(file, cfile=None, dfile=None, *args, **kwargs):
+    try:
+        return _compile(file, cfile, dfile, *args, **kwargs)
+    except Exception as e:
+        msg = str(getattr(e, "msg", e)).strip().splitlines()
+        failed.append([dfile or file, msg[-1] if msg else type(e).__name__])
+        raise
+py_compile.compile = _recording
 ok = True
 for src, ddir in zip(sys.argv[1::2], sys.argv[2::2]):
-    ok &= bool(compileall.compile_dir(src, ddir=ddir, quiet=1, workers=1, force=True,
+    ok &= bool(compileall.compile_dir(src, ddir=ddir, quiet=2, workers=1, force=True,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH))
-sys.exit(0 if ok else 1)
+for f in failed:
+    print("lockship-compile-failed " + json.dumps(f), flush=True)
+sys.exit(0 if ok or failed else 1)
 "#;
+
+/// A source file that did not compile (a syntax error, an undecodable file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileFailure {
+    /// Its in-image path (`/opt/venv/lib/python3.11/site-packages/pkg/bad.py`).
+    pub path: String,
+    /// The compiler's message, one line.
+    pub message: String,
+}
+
+/// What [`compile_dirs_report`] did.
+#[derive(Debug, Clone, Default)]
+pub struct CompileReport {
+    /// How many `.pyc` files the directories hold afterwards.
+    pub pyc_files: usize,
+    /// The files that did not compile (and have no bytecode), by path.
+    pub failed: Vec<CompileFailure>,
+}
+
+/// The failures the compile script named in `text`.
+fn failures(text: &str) -> Vec<CompileFailure> {
+    let mut out: Vec<CompileFailure> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix(FAILED))
+        .filter_map(|json| serde_json::from_str::<(String, String)>(json).ok())
+        .map(|(path, message)| CompileFailure { path, message })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup();
+    out
+}
 
 /// Compiles every `.py` under each in-image directory of `dirs` (found under
 /// `root`) to unchecked-hash bytecode, with tracebacks naming the in-image
@@ -265,13 +315,39 @@ pub fn compile_dirs(
     compile_dirs_with(root, interpreter, dirs, &CompileOptions::default())
 }
 
-/// [`compile_dirs`], with the sandbox's lookup and limits given.
+/// [`compile_dirs`], with the sandbox's lookup and limits given. A file that
+/// does not compile is an error ([`RuntimeError::Compile`] names each one).
 pub fn compile_dirs_with(
     root: &Path,
     interpreter: &Interpreter,
     dirs: &[String],
     options: &CompileOptions,
 ) -> Result<usize, RuntimeError> {
+    let report = compile_dirs_report(root, interpreter, dirs, options)?;
+    if report.failed.is_empty() {
+        return Ok(report.pyc_files);
+    }
+    Err(RuntimeError::Compile {
+        interpreter: interpreter.describe(),
+        output: report
+            .failed
+            .iter()
+            .map(|f| format!("`{}`: {}", f.path, f.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+/// Compiles like [`compile_dirs_with`], but a source file that does not
+/// compile (a package's deliberately broken test data, say) is reported in
+/// [`CompileReport::failed`], not an error; the other files' bytecode is
+/// the same either way. Only a failure to run the compiler is an error.
+pub fn compile_dirs_report(
+    root: &Path,
+    interpreter: &Interpreter,
+    dirs: &[String],
+    options: &CompileOptions,
+) -> Result<CompileReport, RuntimeError> {
     let refused = |cause| RuntimeError::CompileSandbox {
         interpreter: interpreter.describe(),
         cause,
@@ -366,6 +442,7 @@ pub fn compile_dirs_with(
             (out.status.success(), text)
         }
     };
+    let failed = failures(&text);
     if !ok {
         let tail: Vec<&str> = text.lines().rev().take(20).collect();
         return Err(RuntimeError::Compile {
@@ -373,12 +450,13 @@ pub fn compile_dirs_with(
             output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
-    Ok(host_dirs
+    let pyc_files = host_dirs
         .iter()
         .flat_map(walkdir::WalkDir::new)
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "pyc"))
-        .count())
+        .count();
+    Ok(CompileReport { pyc_files, failed })
 }
 
 /// Refuses a directory that holds a `__pycache__` symlink (compileall would
@@ -435,4 +513,32 @@ pub fn drop_orphan_extensions(
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_read_from_the_marked_lines_only() {
+        let text = "some noise\n\
+            lockship-compile-failed [\"/opt/venv/lib/python3.11/site-packages/pkg/tests/bad.py\", \"invalid syntax\"]\n\
+            Traceback: lockship-compile-failed [\"/not/a/marker\", \"x\"]\n\
+            lockship-compile-failed not json\n\
+            lockship-compile-failed [\"/app/a.py\", \"unexpected indent\"]\n";
+        let failed = failures(text);
+        assert_eq!(
+            failed,
+            [
+                CompileFailure {
+                    path: "/app/a.py".into(),
+                    message: "unexpected indent".into()
+                },
+                CompileFailure {
+                    path: "/opt/venv/lib/python3.11/site-packages/pkg/tests/bad.py".into(),
+                    message: "invalid syntax".into()
+                },
+            ]
+        );
+    }
 }

@@ -143,13 +143,18 @@ impl<'r> DebTree<'r> {
     ) -> Result<(Layer, bool, Option<R>), RuntimeError> {
         let layers = LayerCache::new(ctx.cache.root().join("layers"));
         let mut assembled = None;
-        let (layer, hit) = layers.get_or_build(step.key, |out_dir| {
+        let produced = layers.get_or_build(step.key, |out_dir| {
             let fetched = self.fetch(ctx).map_err(crate::to_layer_err)?;
             let staging = ctx.cache.temp_dir().map_err(crate::to_layer_err)?;
             ctx.reporter.phase(&step.phase);
             assembled = Some(assemble(staging.path(), &fetched).map_err(crate::to_layer_err)?);
             ctx.reporter.phase("writing the layer");
             lockship_layer::write_layer(staging.path(), step.options, out_dir)
+        });
+        // A failure of our own closure comes back as the RuntimeError it was.
+        let (layer, hit) = produced.map_err(|e| {
+            e.into_producer::<RuntimeError>()
+                .unwrap_or_else(RuntimeError::from)
         })?;
         ctx.reporter.phase("");
         Ok((layer, hit, assembled))

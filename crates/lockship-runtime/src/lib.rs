@@ -406,12 +406,7 @@ fn save_report(path: &Path, report: &AssemblyReport) -> std::io::Result<()> {
 }
 
 fn to_layer_err(e: impl Into<RuntimeError>) -> lockship_layer::LayerError {
-    let e: RuntimeError = e.into();
-    let hint = e.hint();
-    lockship_layer::LayerError::Build(match hint {
-        Some(h) => format!("{e}\nhint: {h}"),
-        None => e.to_string(),
-    })
+    lockship_layer::LayerError::Producer(Box::new(e.into()))
 }
 
 /// Unpacks, prunes and completes the tree. Returns what it did.

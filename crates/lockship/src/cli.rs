@@ -101,7 +101,8 @@ pub struct DockerfileArgs {
     /// system packages are needed)
     #[arg(long, value_name = "REF")]
     pub distroless_image: Option<String>,
-    /// The Python version [default: `[tool.lockship] python`, else 3.11]
+    /// The Python version [default: chosen as for `lockship build`, from
+    /// `[tool.lockship] python`, `.python-version` and `requires-python`]
     #[arg(long)]
     pub python: Option<String>,
     /// Package index inside the build [default: discovered as for `lockship build`]
@@ -211,7 +212,9 @@ pub struct BuildArgs {
     pub out: OutputArgs,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
-    /// Python version of the image [default: `[tool.lockship] python`, else 3.11]
+    /// Python version of the image, `3.13` or `3.13.5` [default: `[tool.lockship]
+    /// python`, else `.python-version`, else the newest Debian Python that
+    /// `requires-python` and the lock allow; 3.11 when nothing declares one]
     #[arg(long)]
     pub python: Option<String>,
     /// Add a dependency group (repeatable), e.g. `--with dev`
@@ -226,6 +229,9 @@ pub struct BuildArgs {
     /// The lockfile to read [default: uv.lock, poetry.lock, pylock.toml or requirements.txt, the first found]
     #[arg(long, value_name = "FILE")]
     pub lockfile: Option<PathBuf>,
+    /// The uv workspace member to build, from the workspace root (its lock is the root's uv.lock)
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
     /// Package index (simple API) [default: [tool.lockship]/[tool.uv]/poetry sources, UV_INDEX_URL, PIP_INDEX_URL, pip.conf, pip's default]
     #[arg(long, value_name = "URL")]
     pub index_url: Option<String>,
@@ -239,6 +245,9 @@ pub struct BuildArgs {
     /// At most this many large wheels get layers of their own (the largest)
     #[arg(long, default_value_t = lockship_build::DEFAULT_MAX_WHEEL_LAYERS)]
     pub max_wheel_layers: usize,
+    /// Keep debug sections in the shared objects wheels build themselves (stripped by default)
+    #[arg(long)]
+    pub no_strip: bool,
     /// More Debian packages for building sdists (comma-separated), added to
     /// `[tool.lockship] build-packages`; `auto` adds what a failed build missed and retries once
     #[arg(long, value_name = "PKG,...|auto", value_delimiter = ',')]

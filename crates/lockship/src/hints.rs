@@ -9,29 +9,37 @@ trait Hint {
     fn hint(&self) -> Option<String>;
 }
 
-/// The library crates' errors, each with its own `hint()`.
-macro_rules! own_hint {
-    ($($error:ty),* $(,)?) => {
-        $(impl Hint for $error {
+/// The one list of the error types a cause may be, in the order they are
+/// tried: the library crates' errors, each answering with its own `hint()`,
+/// then the errors whose hints the binary words itself (below).
+macro_rules! hints {
+    (own: [$($own:ty),* $(,)?], binary: [$($binary:ty),* $(,)?] $(,)?) => {
+        $(impl Hint for $own {
             fn hint(&self) -> Option<String> {
-                <$error>::hint(self)
+                <$own>::hint(self)
             }
         })*
+
+        const HINTS: &[HintOf] = &[$(hint_of::<$own>,)* $(hint_of::<$binary>,)*];
     };
 }
 
-own_hint!(
-    lockship_runtime::RuntimeError,
-    lockship_debian::DebianError,
-    lockship_oci::OciError,
-    lockship_build::BuildError,
-    lockship_project::ProjectError,
-    lockship_wheel::WheelError,
-    lockship_sdist::SdistError,
-    lockship_elf::ElfError,
-    lockship_registry::RegistryError,
-    lockship_dockerfile::DockerfileError,
-    lockship_bench::BenchError,
+hints!(
+    own: [
+        lockship_runtime::RuntimeError,
+        lockship_debian::DebianError,
+        lockship_oci::OciError,
+        lockship_build::BuildError,
+        lockship_layer::LayerError,
+        lockship_project::ProjectError,
+        lockship_wheel::WheelError,
+        lockship_sdist::SdistError,
+        lockship_elf::ElfError,
+        lockship_registry::RegistryError,
+        lockship_dockerfile::DockerfileError,
+        lockship_bench::BenchError,
+    ],
+    binary: [lockship_fetch::FetchError, std::io::Error],
 );
 
 /// The fetch errors' hints name the binary's flags and variables.
@@ -73,23 +81,6 @@ fn hint_of<E: Hint + Error + 'static>(cause: &(dyn Error + 'static)) -> Option<S
     cause.downcast_ref::<E>()?.hint()
 }
 
-/// Every error type a cause may be, in the order they are tried.
-const HINTS: &[HintOf] = &[
-    hint_of::<lockship_runtime::RuntimeError>,
-    hint_of::<lockship_debian::DebianError>,
-    hint_of::<lockship_oci::OciError>,
-    hint_of::<lockship_build::BuildError>,
-    hint_of::<lockship_project::ProjectError>,
-    hint_of::<lockship_wheel::WheelError>,
-    hint_of::<lockship_sdist::SdistError>,
-    hint_of::<lockship_elf::ElfError>,
-    hint_of::<lockship_registry::RegistryError>,
-    hint_of::<lockship_dockerfile::DockerfileError>,
-    hint_of::<lockship_bench::BenchError>,
-    hint_of::<lockship_fetch::FetchError>,
-    hint_of::<std::io::Error>,
-];
-
 /// The hint of one cause, if it is a typed error with one.
 fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
     HINTS.iter().find_map(|of| of(cause))
@@ -97,20 +88,22 @@ fn hint(cause: &(dyn Error + 'static)) -> Option<String> {
 
 /// The error, its causes, and `hint:` lines, as printed on stderr.
 ///
-/// A wrapper's hint is often its source's (`BuildError::Project(e) =>
-/// e.hint()`), and `LayerError::Build` still carries another crate's error,
-/// hint included, as text; so a hint already printed is not printed again.
+/// The chain is walked once and each cause gives its own hint. A wrapper
+/// that passes its source's hint on (`BuildError::Project(e) => e.hint()`)
+/// is `#[error(transparent)]`, so the wrapped error is not a cause of its
+/// own, and a layer producer's error travels typed
+/// (`LayerError::Producer`), never as text: no hint comes twice.
 pub fn render(err: &anyhow::Error) -> String {
     let mut message = format!("error: {err}");
-    for cause in err.chain().skip(1) {
-        message.push_str(&format!("\n  caused by: {cause}"));
-    }
-    let mut seen: Vec<String> = Vec::new();
-    for hint in err.chain().filter_map(hint) {
-        if !seen.contains(&hint) && !message.contains(&format!("hint: {hint}")) {
-            message.push_str(&format!("\nhint: {hint}"));
+    let mut hints = Vec::new();
+    for (depth, cause) in err.chain().enumerate() {
+        if depth > 0 {
+            message.push_str(&format!("\n  caused by: {cause}"));
         }
-        seen.push(hint);
+        hints.extend(hint(cause));
+    }
+    for hint in hints {
+        message.push_str(&format!("\nhint: {hint}"));
     }
     message
 }
@@ -118,6 +111,9 @@ pub fn render(err: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lockship_build::BuildError;
+    use lockship_layer::LayerError;
+    use lockship_runtime::RuntimeError;
 
     #[test]
     fn a_typed_cause_gives_its_hint_under_a_context() {
@@ -134,17 +130,56 @@ mod tests {
         );
     }
 
+    /// The hint of `RuntimeError::NoMirror`.
+    fn no_mirror_hint() -> String {
+        lockship_runtime::RuntimeError::NoMirror
+            .hint()
+            .expect("it has a hint")
+    }
+
     #[test]
-    fn a_hint_is_printed_once() {
-        // Two causes with the same hint, and a message that already carries it.
-        let inner = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
-        let outer = std::io::Error::new(std::io::ErrorKind::PermissionDenied, inner);
-        let err =
-            anyhow::Error::new(outer).context("Cannot write\nhint: choose a path you can write to");
+    fn a_runtime_hint_through_the_build_and_a_context_is_printed_once() {
+        // As the runtime's layer closure fails inside the layer cache, and
+        // the build wraps what comes back.
+        let produced = LayerError::Producer(Box::new(RuntimeError::NoMirror));
+        let err = anyhow::Error::new(BuildError::from(produced)).context("Cannot build `app`");
         let text = render(&err);
-        assert_eq!(
-            text.matches("hint: choose a path you can write to").count(),
-            1,
+        let line = format!("hint: {}", no_mirror_hint());
+        assert_eq!(text.matches(&line).count(), 1, "{text}");
+        assert!(text.starts_with("error: Cannot build `app`\n"), "{text}");
+        assert!(text.contains(&RuntimeError::NoMirror.to_string()), "{text}");
+        assert_eq!(text.matches("\nhint: ").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_runtime_error_taken_back_from_the_layer_cache_prints_its_hint_once() {
+        // The runtime takes its own error back from the cache
+        // (`into_producer`), and the build wraps it transparently.
+        let produced = LayerError::Producer(Box::new(RuntimeError::NoMirror));
+        let runtime: RuntimeError = produced.into_producer().expect("the runtime's own error");
+        let err = anyhow::Error::new(BuildError::from(runtime)).context("Cannot build `app`");
+        let text = render(&err);
+        let line = format!("hint: {}", no_mirror_hint());
+        assert_eq!(text.matches(&line).count(), 1, "{text}");
+        assert_eq!(text.matches("\nhint: ").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn distinct_hints_along_the_chain_are_each_printed() {
+        // The build's own hint for an I/O failure, and the I/O error's own.
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let build = BuildError::Io {
+            action: "write",
+            path: "out".into(),
+            source: io,
+        };
+        let text = render(&anyhow::Error::new(build));
+        assert!(
+            text.contains("\nhint: check that the disk has room and the path is readable"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\nhint: choose a path you can write to"),
             "{text}"
         );
     }

@@ -229,6 +229,8 @@ pub struct BuildSettings {
     pub base_image: Option<BaseImageSource>,
     /// `--lockfile`, else the first lockfile found.
     pub lock: LockSelection,
+    /// `--package`: the uv workspace member to build.
+    pub package: Option<String>,
     /// `--with`, `--all-groups`, `--extras`.
     pub selection: Selection,
     /// `--index-url` (the library falls back to `[tool.lockship]` and discovery).
@@ -245,13 +247,15 @@ pub struct BuildSettings {
     pub auto_build_packages: bool,
     /// `--allow-file-urls`.
     pub allowed_file_roots: Vec<PathBuf>,
+    /// Not `--no-strip`, else `[tool.lockship] strip`, else on.
+    pub strip: bool,
 }
 
 impl BuildSettings {
     /// Merges `build`'s flags, the project's `[tool.lockship]` and the environment.
     pub fn resolve(args: &BuildArgs, env: &Environment) -> Result<BuildSettings> {
         let runtime = RuntimeSettings::resolve(&args.runtime, env)?;
-        let project = Project::load(&args.project)?;
+        let project = Project::load_package(&args.project, args.package.as_deref())?;
         let python_request = python_request(args.python.as_deref(), &project);
         let base_image = args
             .base_image
@@ -287,6 +291,7 @@ impl BuildSettings {
                 Some(path) => LockSelection::Path(path.clone()),
                 None => LockSelection::Auto,
             },
+            package: args.package.clone(),
             selection: Selection {
                 groups: args.with.iter().cloned().collect(),
                 all_groups: args.all_groups,
@@ -299,6 +304,7 @@ impl BuildSettings {
             build_packages,
             auto_build_packages,
             allowed_file_roots: args.allow_file_urls.clone(),
+            strip: !args.no_strip && project.lockship.strip.unwrap_or(true),
         })
     }
 }

@@ -25,6 +25,7 @@ use crate::BuildError;
 
 pub mod probe;
 pub mod pull;
+pub mod python;
 pub mod tree;
 
 #[cfg(test)]
@@ -252,11 +253,8 @@ impl Base {
 
     /// The marker environment of the base's Python.
     pub fn marker_env(&self) -> MarkerEnv {
-        let machine = match self.debian.debian_arch.as_str() {
-            "arm64" => "aarch64",
-            "armhf" => "armv7l",
-            _ => "x86_64",
-        };
+        let machine = lockship_target::by_debian_arch(&self.debian.debian_arch)
+            .map_or("x86_64", |t| t.machine);
         MarkerEnv::linux(&self.python_full_version(), machine)
     }
 
@@ -358,9 +356,10 @@ impl Base {
 
 /// The wheel architecture of a Debian architecture.
 pub(crate) fn wheel_arch(debian_arch: &str) -> Arch {
-    match debian_arch {
-        "arm64" => Arch::Aarch64,
-        "armhf" => Arch::Armv7l,
+    let machine = lockship_target::by_debian_arch(debian_arch).map_or("x86_64", |t| t.machine);
+    match machine {
+        "aarch64" => Arch::Aarch64,
+        "armv7l" => Arch::Armv7l,
         _ => Arch::X86_64,
     }
 }

@@ -287,14 +287,11 @@ fn os_release(tree: &Path) -> (String, String) {
 /// glibc's version from the `libc.so.6` banner, or musl from its loader.
 fn probe_libc(tree: &Path, platform: &Platform) -> Option<Libc> {
     let (_, triplet) = lockship_runtime::debian_arch(platform).ok()?;
-    let musl_arch = match platform.architecture.as_str() {
-        "amd64" => "x86_64",
-        "arm64" => "aarch64",
-        "arm" => "armhf",
-        other => other,
-    };
+    let musl_loader = lockship_target::by_oci(&platform.architecture, platform.variant.as_deref())
+        .and_then(|t| t.musl_loader);
     for dir in ["/lib", "/usr/lib"] {
-        if resolve_in(tree, &format!("{dir}/ld-musl-{musl_arch}.so.1")).is_some() {
+        let Some(loader) = musl_loader else { break };
+        if resolve_in(tree, &format!("{dir}/{loader}")).is_some() {
             let (major, minor) = musl_version(tree).unwrap_or((1, 2));
             return Some(Libc::Musl { major, minor });
         }

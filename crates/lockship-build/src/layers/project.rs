@@ -60,7 +60,7 @@ pub(crate) fn build_layer(
                 "/app".to_string()
             }
         };
-        stage.compile(root, &dir)
+        stage.compile_project(root, &dir)
     })
 }
 

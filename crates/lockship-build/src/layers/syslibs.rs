@@ -3,12 +3,20 @@
 //! index), and the system-libraries layer that adds those packages, with
 //! their closure and `[tool.lockship] system-packages`, between the base and the
 //! venv.
+//!
+//! Besides `DT_NEEDED`, the venv's Python code is scanned for the libraries
+//! it loads at run time (`ctypes`, `cffi`, and the table of names built at
+//! run time: [`lockship_elf::scan_runtime_loads`]); the missing ones the code
+//! cannot do without are mapped through the same Contents index. A name no
+//! package ships is a warning, never an error: the code may cope without it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use lockship_debian::{ContentsIndex, Repository};
+use lockship_debian::{ContentsIndex, FileQuery, Repository};
+use lockship_elf::{MissingRuntimeLib, Wanted};
 use lockship_layer::Layer;
+use lockship_runtime::debtree::DebTree;
 use lockship_runtime::{Context, DebPin};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,6 +34,18 @@ pub struct MissingLib {
     pub needed_by: Vec<String>,
 }
 
+/// A library Python code loads at run time that the image lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeNeed {
+    /// The name as the code writes it (`pango-1.0`, `libmagic.so.1`).
+    pub name: String,
+    /// The in-image file and line that ask (`/opt/venv/…/ffi.py:412`; line
+    /// 0 for an entry of the table of names built at run time).
+    pub asked_by: String,
+    /// The code goes on without it: no package is added for it.
+    pub optional: bool,
+}
+
 /// What libdeps found: packages to add, and sonames nothing ships.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Libdeps {
@@ -35,6 +55,30 @@ pub struct Libdeps {
     pub unresolved: Vec<MissingLib>,
     /// How many ELF files were checked.
     pub scanned: usize,
+    /// Debian package → the libraries loaded at run time (`dlopen`) it
+    /// ships, with the file and line that ask.
+    #[serde(default)]
+    pub runtime_packages: BTreeMap<String, Vec<RuntimeNeed>>,
+    /// Libraries loaded at run time that no package ships, or that are
+    /// optional and left out: warnings, never errors.
+    #[serde(default)]
+    pub runtime_unresolved: Vec<RuntimeNeed>,
+}
+
+impl Libdeps {
+    /// One warning line per required run-time library no package ships.
+    pub fn warnings(&self) -> Vec<String> {
+        self.runtime_unresolved
+            .iter()
+            .filter(|n| !n.optional)
+            .map(|n| {
+                format!(
+                    "`{}` is loaded at run time by `{}`, and no package of the suite ships it: the code fails where it loads it unless it copes without it",
+                    n.name, n.asked_by
+                )
+            })
+            .collect()
+    }
 }
 
 /// Turns an ELF report into missing libraries.
@@ -77,18 +121,161 @@ pub fn map_to_packages(
     out
 }
 
+/// The packages that ship what a run-time load wants: sonames and
+/// `find_library` names from the derived library index, files through
+/// `files` (one pass over the full Contents file, made by the caller).
+/// Never a `-dev` or `-dbg` package.
+fn packages_for_wanted(
+    contents: &ContentsIndex,
+    want: &Wanted,
+    triplet: &str,
+    files: &BTreeMap<String, Vec<String>>,
+) -> Option<String> {
+    let usable = |p: &&String| !p.ends_with("-dev") && !p.ends_with("-dbg");
+    let hits = match want {
+        Wanted::Soname(name) => contents.packages_for_soname(name),
+        Wanted::FindLibrary(name) => contents.packages_for_prefix(&format!("lib{name}.so")),
+        Wanted::File(path) => {
+            return files
+                .get(&path.to_string_lossy().into_owned())?
+                .iter()
+                .find(usable)
+                .cloned()
+        }
+    };
+    hits.into_iter()
+        .filter(|hit| want.matches_contents_path(&hit.path, triplet))
+        .find_map(|hit| hit.packages.iter().find(usable).cloned())
+}
+
+/// Run-time loads mapped to packages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeMapping {
+    /// Debian package → the loads it satisfies (required ones only).
+    pub packages: BTreeMap<String, Vec<RuntimeNeed>>,
+    /// Loads no package ships, and optional ones (never added).
+    pub unresolved: Vec<RuntimeNeed>,
+}
+
+/// Maps missing run-time loads to packages through the Contents index:
+/// each group's ways in order (sonames, then `find_library` names, then
+/// files), the first that a package ships wins. `triplet` is the
+/// multiarch directory (`x86_64-linux-gnu`).
+pub fn map_runtime_to_packages(
+    contents: &ContentsIndex,
+    missing: &[MissingRuntimeLib],
+    triplet: &str,
+) -> Result<RuntimeMapping, BuildError> {
+    let queries: Vec<FileQuery> = missing
+        .iter()
+        .flat_map(|m| &m.wanted_as)
+        .filter_map(|w| match w {
+            Wanted::File(p) => Some(FileQuery::Path(p.to_string_lossy().into_owned())),
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut files = BTreeMap::new();
+    if !queries.is_empty() {
+        for (query, hits) in contents.search(&queries)? {
+            if let FileQuery::Path(p) = query {
+                let path = format!("/{}", p.trim_start_matches('/'));
+                let packages = hits.into_iter().flat_map(|h| h.packages).collect();
+                files.insert(path, packages);
+            }
+        }
+    }
+    let mut found: BTreeMap<String, Vec<RuntimeNeed>> = BTreeMap::new();
+    let mut unresolved = Vec::new();
+    for lib in missing {
+        let need = RuntimeNeed {
+            name: lib.name.clone(),
+            asked_by: lib.asked_by.to_string(),
+            optional: lib.optional,
+        };
+        let package = lib
+            .wanted_as
+            .iter()
+            .find_map(|w| packages_for_wanted(contents, w, triplet, &files));
+        match package {
+            Some(p) if !lib.optional => found.entry(p).or_default().push(need),
+            _ => unresolved.push(need),
+        }
+    }
+    Ok(RuntimeMapping {
+        packages: found,
+        unresolved,
+    })
+}
+
+/// [`map_runtime_to_packages`], kept in the cache under the Contents file's
+/// hash and the loads: a file want streams the whole Contents file, which a
+/// warm build must not do again.
+fn map_runtime_cached(
+    ctx: &Context,
+    contents: &ContentsIndex,
+    missing: &[MissingRuntimeLib],
+    triplet: &str,
+) -> Result<RuntimeMapping, BuildError> {
+    if missing.is_empty() {
+        return Ok(RuntimeMapping::default());
+    }
+    let mut key = Sha256::new();
+    key.update(format!(
+        "lockship-runtime-map-v1\0{}\0{triplet}\0",
+        contents.sha256()
+    ));
+    key.update(serde_json::to_vec(missing).unwrap_or_default());
+    let record = ctx
+        .cache
+        .keyed_dir("libdeps-runtime", &hex::encode(key.finalize()))
+        .with_extension("json");
+    if let Ok(bytes) = std::fs::read(&record) {
+        if let Ok(saved) = serde_json::from_slice::<RuntimeMapping>(&bytes) {
+            return Ok(saved);
+        }
+    }
+    let mapping = map_runtime_to_packages(contents, missing, triplet)?;
+    if let Some(parent) = record.parent() {
+        fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
+    }
+    let tmp = record.with_extension("tmp");
+    fs_err::write(&tmp, serde_json::to_vec(&mapping).unwrap_or_default())
+        .map_err(io_err("write", &tmp))?;
+    fs_err::rename(&tmp, &record).map_err(io_err("rename", &record))?;
+    Ok(mapping)
+}
+
+/// What a scan of the venv's layers found: ELF needs the base lacks, and
+/// run-time loads the base and the venv do not satisfy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct LayerScan {
+    /// Missing `DT_NEEDED` sonames.
+    pub missing: Vec<MissingLib>,
+    /// How many ELF files were checked.
+    pub scanned: usize,
+    /// Missing run-time loads (`dlopen`), with in-image `asked_by` paths.
+    pub runtime: Vec<MissingRuntimeLib>,
+}
+
 /// Checks the ELF files under `scope` in the image made of `trees` (upper
-/// first) over the base tree. The result is cached under the trees' layer
-/// digests, so a warm build does not unpack anything.
+/// first) over the base tree, and the Python code under `scope` for the
+/// libraries it loads at run time. The result is cached under the trees'
+/// layer digests, so a warm build does not unpack anything.
 pub(crate) fn scan_layers(
     ctx: &Context,
     base_tree: &Path,
     base_key: &str,
     layers: &[&Layer],
     scope: &[String],
-) -> Result<(Vec<MissingLib>, usize), BuildError> {
+    target: &lockship_target::Target,
+) -> Result<LayerScan, BuildError> {
     let mut key = Sha256::new();
-    key.update(format!("lockship-libdeps-v1\0{base_key}\0"));
+    key.update(format!(
+        "lockship-libdeps-v2\0{base_key}\0{}\0",
+        target.debian_arch
+    ));
     for layer in layers {
         key.update(format!("{}\0", layer.diff_id));
     }
@@ -99,23 +286,30 @@ pub(crate) fn scan_layers(
         .cache
         .keyed_dir("libdeps", &hex::encode(key.finalize()))
         .with_extension("json");
-    #[derive(Serialize, Deserialize)]
-    struct Saved {
-        missing: Vec<MissingLib>,
-        scanned: usize,
-    }
     if let Ok(bytes) = std::fs::read(&record) {
-        if let Ok(saved) = serde_json::from_slice::<Saved>(&bytes) {
-            return Ok((saved.missing, saved.scanned));
+        if let Ok(saved) = serde_json::from_slice::<LayerScan>(&bytes) {
+            return Ok(saved);
         }
     }
     ctx.reporter.phase("scanning native code (libdeps)");
     let scratch = ctx.cache.temp_dir()?;
     // Upper layers first: the first root wins, as in overlayfs.
     let mut fs = lockship_elf::Filesystem::new();
+    let mut loads = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
         let dir = scratch.path().join(i.to_string());
         unpack_layer(layer, &dir)?;
+        for s in scope {
+            let tree = dir.join(s.trim_start_matches('/'));
+            if !tree.is_dir() {
+                continue;
+            }
+            let scan = lockship_elf::scan_runtime_loads(&tree)?;
+            loads.extend(scan.loads.into_iter().map(|mut load| {
+                load.file = Path::new(s).join(&load.file);
+                load
+            }));
+        }
         fs = fs.with_root(dir);
     }
     let fs = fs.with_root(base_tree);
@@ -126,11 +320,12 @@ pub(crate) fn scan_layers(
             follow_found: false,
         },
     )?;
+    let runtime = lockship_elf::resolve_runtime_loads(&fs, &loads, target).missing;
     ctx.reporter.phase("");
-    let missing = missing_libs(&report);
-    let saved = Saved {
-        missing: missing.clone(),
+    let saved = LayerScan {
+        missing: missing_libs(&report),
         scanned: report.scanned,
+        runtime,
     };
     if let Some(parent) = record.parent() {
         fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
@@ -139,7 +334,7 @@ pub(crate) fn scan_layers(
     fs_err::write(&tmp, serde_json::to_vec(&saved).unwrap_or_default())
         .map_err(io_err("write", &tmp))?;
     fs_err::rename(&tmp, &record).map_err(io_err("rename", &record))?;
-    Ok((missing, report.scanned))
+    Ok(saved)
 }
 
 /// Unpacks one layer tarball into `dir`.
@@ -195,36 +390,64 @@ pub(crate) struct SyslibsLayer {
     pub packages: Vec<DebPin>,
 }
 
-/// libdeps over the venv's layers against the base, then the
-/// system-libraries layer that adds what is missing and the plan's
-/// `system-packages` (`None` when nothing is to be added).
+/// libdeps over the venv's layers against the base (ELF needs and
+/// libraries loaded at run time), then the system-libraries layer that adds
+/// what is missing and the plan's `system-packages` (`None` when nothing is
+/// to be added).
 pub(crate) fn layer_for(
     stage: &Stage,
     venv_layers: &[&Layer],
 ) -> Result<(Libdeps, Option<SyslibsLayer>), BuildError> {
     let ctx = stage.ctx;
     let built = stage.base.built();
-    let (missing, scanned) = scan_layers(
+    let debian_arch = &stage.base.debian.debian_arch;
+    let target = lockship_target::by_debian_arch(debian_arch).ok_or_else(|| {
+        BuildError::Runtime(lockship_runtime::RuntimeError::UnsupportedPlatform {
+            platform: stage.base.debian.platform.clone(),
+            supported: lockship_target::TARGETS
+                .iter()
+                .map(|t| t.debian_arch.to_string())
+                .collect(),
+        })
+    })?;
+    let scan = scan_layers(
         ctx,
         &built.tree,
         &built.tree_key,
         venv_layers,
         std::slice::from_ref(&stage.plan.venv),
+        target,
     )?;
     let mut libdeps = Libdeps {
-        scanned,
+        scanned: scan.scanned,
         ..Libdeps::default()
     };
     let mut packages: Vec<String> = stage.plan.system_packages.clone();
-    if missing.is_empty() && packages.is_empty() {
+    if scan.missing.is_empty() && scan.runtime.is_empty() && packages.is_empty() {
+        return Ok((libdeps, None));
+    }
+    let missing = scan.missing;
+    let no_suite = matches!(&stage.base.kind, crate::BaseKind::Image(f) if f.suite.is_none());
+    if no_suite && missing.is_empty() && packages.is_empty() {
+        // A base lockship cannot add Debian packages to (Alpine, distroless
+        // without a suite): what the code loads at run time is a warning.
+        libdeps.runtime_unresolved = scan
+            .runtime
+            .iter()
+            .map(|m| RuntimeNeed {
+                name: m.name.clone(),
+                asked_by: m.asked_by.to_string(),
+                optional: m.optional,
+            })
+            .collect();
         return Ok((libdeps, None));
     }
     let repo = stage.base.repository(ctx, &missing)?;
-    if !missing.is_empty() {
+    if !missing.is_empty() || !scan.runtime.is_empty() {
         ctx.reporter
             .phase("looking up libraries in the Contents index");
         let contents = repo.contents(ctx.fetcher, ctx.cache, "main", ctx.reporter)?;
-        libdeps = map_to_packages(&contents, missing, scanned);
+        libdeps = map_to_packages(&contents, missing, scan.scanned);
         if !libdeps.unresolved.is_empty() {
             return Err(BuildError::UnresolvedLibraries {
                 missing: libdeps.unresolved.clone(),
@@ -232,6 +455,11 @@ pub(crate) fn layer_for(
             });
         }
         packages.extend(libdeps.packages.keys().cloned());
+        let runtime = map_runtime_cached(ctx, &contents, &scan.runtime, target.triplet)?;
+        packages.extend(runtime.packages.keys().cloned());
+        libdeps.runtime_packages = runtime.packages;
+        libdeps.runtime_unresolved = runtime.unresolved;
+        ctx.reporter.phase("");
     }
     packages.sort();
     packages.dedup();
@@ -239,8 +467,8 @@ pub(crate) fn layer_for(
 }
 
 /// The system-libraries layer: `packages` and their closure, minus what the
-/// base has, unpacked and pruned like the base, with a new linker cache.
-/// `None` when there is nothing to add.
+/// base has, unpacked and pruned like the base, with a new linker cache
+/// (through [`DebTree::stage_over_base`]). `None` when there is nothing to add.
 fn build_layer(
     stage: &Stage,
     repo: &Repository,
@@ -272,20 +500,13 @@ fn build_layer(
     if roots.is_empty() {
         return Ok(None);
     }
-    let resolution = lockship_debian::resolve(
-        &repo.index,
-        &lockship_debian::ResolveRequest { roots, exclude },
-    )?;
-    if let Some(p) = resolution.packages.iter().find(|p| is_build_only(&p.name)) {
+    let tree = DebTree::resolve(repo, roots, exclude)?;
+    if let Some(p) = tree.packages().iter().find(|p| is_build_only(&p.name)) {
         return Err(BuildError::BuildOnlyPackage {
             package: p.name.clone(),
         });
     }
-    let pins: Vec<DebPin> = resolution
-        .packages
-        .iter()
-        .map(lockship_runtime::pin)
-        .collect();
+    let pins = tree.pins();
     let base_built = stage.base.built();
     let key = SyslibsKey {
         kind: "lockship-syslibs-v3",
@@ -303,41 +524,8 @@ fn build_layer(
             .map(|p| (p.name.as_str(), p.sha256.as_str()))
             .collect(),
     };
-    let stdlib = format!("{}/", stage.base.options.python.stdlib_dir());
     let (layer, cached) = stage.layer(&key, |staging| {
-        let debs = repo.fetch_debs(ctx.fetcher, ctx.cache, &resolution.packages, ctx.reporter)?;
-        ctx.reporter.phase(&format!(
-            "unpacking {} system library packages",
-            resolution.packages.len()
-        ));
-        for (package, deb) in resolution.packages.iter().zip(&debs) {
-            let unpacked = lockship_debian::unpack_deb(
-                deb,
-                staging,
-                &lockship_debian::UnpackOptions { merged_usr: true },
-                &|path: &str| lockship_runtime::prune::keep(path, &stdlib),
-            )?;
-            lockship_runtime::status::write_status(
-                staging,
-                &package.name,
-                &unpacked.control,
-                unpacked.md5sums.as_deref(),
-            )?;
-        }
-        lockship_runtime::ldcache::write_ld_so_cache_layered(
-            &[staging, base_built.tree.as_path()],
-            staging,
-            &base_plan.debian_arch,
-            &base_plan.triplet,
-        )?;
-        // Unpacking makes /lib, /bin… as directories; the base has them as
-        // merged-/usr links, which a directory in an upper layer would hide.
-        for dir in ["bin", "sbin", "lib", "lib64"] {
-            let p = staging.join(dir);
-            if p.is_dir() && !p.is_symlink() {
-                let _ = std::fs::remove_dir(&p);
-            }
-        }
+        tree.stage_over_base(ctx, staging, base_plan, &base_built.tree)?;
         Ok(())
     })?;
     ctx.reporter.phase("");
@@ -346,4 +534,108 @@ fn build_layer(
         cached,
         packages: pins,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockship_elf::{AskedBy, LoadCall};
+
+    const CONTENTS: &str = "\
+usr/include/magic.h                                     libdevel/libmagic-dev
+usr/lib/x86_64-linux-gnu/libmagic.so                    libdevel/libmagic-dev
+usr/lib/x86_64-linux-gnu/libmagic.so.1                  libs/libmagic1
+usr/lib/x86_64-linux-gnu/libmagic.so.1.0.0              libs/libmagic1
+usr/lib/debug/usr/lib/x86_64-linux-gnu/libmagic.so.1    debug/libmagic1-dbg
+usr/lib/file/magic.mgc                                  misc/libmagic-mgc
+usr/lib/x86_64-linux-gnu/libpango-1.0.so.0              libs/libpango-1.0-0
+";
+
+    fn missing(name: &str, wanted_as: Vec<Wanted>, optional: bool) -> MissingRuntimeLib {
+        MissingRuntimeLib {
+            name: name.to_string(),
+            wanted_as,
+            asked_by: AskedBy {
+                file: "/opt/venv/lib/python3.11/site-packages/magic/loader.py".into(),
+                line: 12,
+            },
+            call: LoadCall::FindLibrary,
+            optional,
+        }
+    }
+
+    #[test]
+    fn run_time_loads_map_to_run_time_packages_never_dev_ones() {
+        let contents = ContentsIndex::from_text(CONTENTS, "amd64");
+        let loads = vec![
+            missing("magic", vec![Wanted::FindLibrary("magic".into())], false),
+            missing(
+                "/usr/lib/file/magic.mgc",
+                vec![Wanted::File("/usr/lib/file/magic.mgc".into())],
+                false,
+            ),
+            missing(
+                "libpango-1.0.so.0",
+                vec![
+                    Wanted::Soname("libpango-1.0.so.0".into()),
+                    Wanted::FindLibrary("pango-1.0".into()),
+                ],
+                false,
+            ),
+        ];
+        let mapped = map_runtime_to_packages(&contents, &loads, "x86_64-linux-gnu").unwrap();
+        let names: Vec<&str> = mapped.packages.keys().map(String::as_str).collect();
+        assert_eq!(names, ["libmagic-mgc", "libmagic1", "libpango-1.0-0"]);
+        assert_eq!(
+            mapped.packages["libmagic1"][0].asked_by,
+            "/opt/venv/lib/python3.11/site-packages/magic/loader.py:12"
+        );
+        assert!(mapped.unresolved.is_empty(), "{:?}", mapped.unresolved);
+    }
+
+    #[test]
+    fn a_find_library_name_no_package_ships_is_a_warning_naming_it_and_the_file() {
+        let contents = ContentsIndex::from_text(CONTENTS, "amd64");
+        let loads = vec![
+            missing(
+                "lockshipnothere",
+                vec![Wanted::FindLibrary("lockshipnothere".into())],
+                false,
+            ),
+            // Optional: mapped or not, never added.
+            missing("magic", vec![Wanted::FindLibrary("magic".into())], true),
+        ];
+        let mapped = map_runtime_to_packages(&contents, &loads, "x86_64-linux-gnu").unwrap();
+        assert!(mapped.packages.is_empty());
+        assert_eq!(mapped.unresolved.len(), 2);
+        let libdeps = Libdeps {
+            runtime_unresolved: mapped.unresolved,
+            ..Libdeps::default()
+        };
+        let warnings = libdeps.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("`lockshipnothere`"), "{}", warnings[0]);
+        assert!(
+            warnings[0].contains("site-packages/magic/loader.py:12"),
+            "{}",
+            warnings[0]
+        );
+    }
+
+    #[test]
+    fn a_dev_package_alone_never_satisfies_a_find_library_name() {
+        // Only the unversioned link, shipped by the -dev package.
+        let contents = ContentsIndex::from_text(
+            "usr/lib/x86_64-linux-gnu/libfoo.so  libdevel/libfoo-dev\n",
+            "amd64",
+        );
+        let loads = vec![missing(
+            "foo",
+            vec![Wanted::FindLibrary("foo".into())],
+            false,
+        )];
+        let mapped = map_runtime_to_packages(&contents, &loads, "x86_64-linux-gnu").unwrap();
+        assert!(mapped.packages.is_empty(), "{:?}", mapped.packages);
+        assert_eq!(mapped.unresolved[0].name, "foo");
+    }
 }

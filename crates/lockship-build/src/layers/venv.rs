@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use lockship_wheel::{InstallOptions, StripSummary};
 use serde::Serialize;
 
 use super::{NamedWheel, Stage, VenvKey};
@@ -36,7 +37,8 @@ struct DependenciesKey<'a> {
 
 /// Installs `wheels` and the packed `pins` into the venv of the staging tree
 /// `root` (its skeleton first, when `skeleton`), then compiles its bytecode.
-/// Git and path dependencies are packed into `scratch`.
+/// Git and path dependencies are packed into `scratch`. Returns what
+/// stripping the wheels' own shared objects saved.
 pub(crate) fn install(
     stage: &Stage,
     root: &Path,
@@ -44,23 +46,37 @@ pub(crate) fn install(
     pins: &[GitPin],
     skeleton: bool,
     scratch: &Path,
-) -> Result<(), BuildError> {
+) -> Result<StripSummary, BuildError> {
     let venv = stage.venv_layout(root);
+    let options = InstallOptions { strip: stage.strip };
+    let mut stripped = StripSummary::default();
+    let mut add = |s: StripSummary| {
+        stripped.files += s.files;
+        stripped.bytes_before += s.bytes_before;
+        stripped.bytes_after += s.bytes_after;
+    };
     if skeleton {
         lockship_wheel::write_venv_skeleton(&venv)?;
     }
     for wheel in wheels {
-        lockship_wheel::install_wheel(wheel, &venv)?;
+        add(lockship_wheel::install_wheel_with(wheel, &venv, &options)?.stripped);
     }
     for pin in pins {
         let wheel = git::pack(stage.ctx.cache, pin, scratch)?;
-        lockship_wheel::install_wheel(&wheel, &venv)?;
+        add(lockship_wheel::install_wheel_with(&wheel, &venv, &options)?.stripped);
+    }
+    if stripped.files > 0 {
+        stage.ctx.reporter.phase(&format!(
+            "stripped {} shared objects, {:.1} MB saved",
+            stripped.files,
+            stripped.saved() as f64 / 1e6
+        ));
     }
     if stage.compile {
         stage.ctx.reporter.phase("compiling bytecode");
         stage.compile(root, &venv.site_packages())?;
     }
-    Ok(())
+    Ok(stripped)
 }
 
 /// The dependencies layer: `rest` (the wheels without a layer of their own)
@@ -79,7 +95,7 @@ pub(crate) fn build_layer(
         });
     }
     let key = DependenciesKey {
-        kind: "lockship-venv-v3",
+        kind: "lockship-venv-v4",
         venv: stage.venv_key(),
         wheels: rest
             .iter()
@@ -90,14 +106,14 @@ pub(crate) fn build_layer(
             .collect(),
         git: git_keys,
     };
-    stage.layer(&key, |root| {
+    stage.venv_layer(&key, |root| {
         stage.ctx.reporter.phase(&format!(
             "installing {} wheels",
             rest.len() + plan.git.len()
         ));
         let wheels: Vec<&Path> = rest.iter().map(|w| w.path.as_path()).collect();
-        install(stage, root, &wheels, &plan.git, true, scratch)?;
+        let stripped = install(stage, root, &wheels, &plan.git, true, scratch)?;
         stage.ctx.reporter.phase("writing the dependencies layer");
-        Ok(())
+        Ok(stripped)
     })
 }

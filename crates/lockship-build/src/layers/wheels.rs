@@ -49,14 +49,14 @@ pub(crate) fn build_layers(
     let mut out = Vec::new();
     for wheel in large {
         let key = WheelLayerKey {
-            kind: "lockship-wheel-v2",
+            kind: "lockship-wheel-v3",
             venv: stage.venv_key(),
             wheel: WheelKey {
                 filename: &wheel.pin.filename,
                 sha256: &wheel.sha256,
             },
         };
-        let (layer, cached) = stage.layer(&key, |root| {
+        let (layer, cached) = stage.venv_layer(&key, |root| {
             stage
                 .ctx
                 .reporter

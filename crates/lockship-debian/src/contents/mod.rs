@@ -242,6 +242,39 @@ impl ContentsIndex {
         hits
     }
 
+    /// The files whose basename starts with `prefix` (e.g. `libmagic.so`, for
+    /// `find_library("magic")`), ranked as [`ContentsIndex::packages_for_soname`]
+    /// ranks one name's files, then by basename. Answered from the derived
+    /// index, so only shared-library paths are found.
+    pub fn packages_for_prefix(&self, prefix: &str) -> Vec<ContentsHit> {
+        let start = self
+            .libs
+            .partition_point(|lib| lib.basename.as_str() < prefix);
+        let mut hits: Vec<(String, ContentsHit)> = self.libs[start..]
+            .iter()
+            .take_while(|lib| lib.basename.starts_with(prefix))
+            .map(|lib| {
+                (
+                    lib.basename.clone(),
+                    ContentsHit {
+                        path: lib.path.clone(),
+                        packages: lib.packages.clone(),
+                    },
+                )
+            })
+            .collect();
+        hits.sort_by_cached_key(|(basename, hit)| {
+            let (dir, _) = split_path(&hit.path);
+            (
+                lib_dir_rank(dir, self.triplet).unwrap_or(usize::MAX),
+                depth(&hit.path),
+                basename.clone(),
+                hit.path.clone(),
+            )
+        });
+        hits.into_iter().map(|(_, hit)| hit).collect()
+    }
+
     /// Looks for every query in one pass over the full Contents file, and
     /// returns each query (in the order given) with its hits, best first.
     ///
@@ -511,6 +544,28 @@ usr/sbin/ldconfig                                       admin/ldconfig-alt
             package_names("libs/libpq5, non-free/database/odbc,libs/libpq5"),
             vec!["libpq5", "odbc"]
         );
+    }
+
+    #[test]
+    fn find_library_names_are_found_by_prefix() {
+        let index = index();
+        let hits = index.packages_for_prefix("libpq.so");
+        // Every libpq.so* shared library, default directories first.
+        assert!(hits.len() >= 4, "{hits:?}");
+        assert!(hits[0]
+            .path
+            .starts_with("usr/lib/x86_64-linux-gnu/libpq.so"));
+        assert!(hits.iter().all(|h| {
+            let base = h.path.rsplit('/').next().unwrap();
+            base.starts_with("libpq.so")
+        }));
+        assert!(index.packages_for_prefix("libnothere.so").is_empty());
+        // A prefix never matches a longer library name's files by accident
+        // of sorting: `libp` would, `libpq.so` must not find `libpqxx`.
+        assert!(index
+            .packages_for_prefix("libpq.so")
+            .iter()
+            .all(|h| !h.path.contains("libpqxx")));
     }
 
     #[test]

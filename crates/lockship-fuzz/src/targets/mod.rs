@@ -5,6 +5,7 @@ pub mod debian;
 pub mod layer;
 pub mod oci;
 pub mod project;
+pub mod python;
 pub mod registry;
 pub mod wheel;
 

@@ -1,5 +1,6 @@
-//! Project inputs: lockfiles (uv.lock, poetry.lock, pylock.toml,
-//! requirements files) and pyproject.toml.
+//! Project inputs: lockfiles (uv.lock, poetry.lock, pylock.toml, pdm.lock,
+//! Pipfile.lock, requirements files and their includes) and
+//! pyproject.toml.
 
 use std::sync::OnceLock;
 
@@ -50,24 +51,65 @@ fn lock(data: &[u8], kind: LockKind, file_name: &str) {
     let _ = select(&lock, &project, &selection, &env);
 }
 
-/// A `uv.lock`.
-pub fn uv_lock(data: &[u8]) {
-    lock(data, LockKind::Uv, "uv.lock");
+/// One target per lockfile format, each reading its input through [`lock`].
+macro_rules! lock_targets {
+    ($($(#[doc = $doc:literal])* $name:ident: $kind:ident, $file:literal;)*) => {
+        $($(#[doc = $doc])* pub fn $name(data: &[u8]) {
+            lock(data, LockKind::$kind, $file);
+        })*
+    };
 }
 
-/// A `poetry.lock` (format 1.x and 2.x).
-pub fn poetry_lock(data: &[u8]) {
-    lock(data, LockKind::Poetry, "poetry.lock");
+lock_targets! {
+    /// A `uv.lock`.
+    uv_lock: Uv, "uv.lock";
+    /// A `poetry.lock` (format 1.x and 2.x).
+    poetry_lock: Poetry, "poetry.lock";
+    /// A `pylock.toml` (PEP 751).
+    pylock: Pylock, "pylock.toml";
+    /// A pinned requirements file.
+    requirements: Requirements, "requirements.txt";
+    /// A `pdm.lock` (lock_version 4.x).
+    pdm_lock: Pdm, "pdm.lock";
+    /// A `Pipfile.lock` (pipfile-spec 6).
+    pipfile_lock: Pipenv, "Pipfile.lock";
 }
 
-/// A `pylock.toml` (PEP 751).
-pub fn pylock(data: &[u8]) {
-    lock(data, LockKind::Pylock, "pylock.toml");
+/// The files a `requirements_includes` input is split into at NUL bytes:
+/// the requirements file first, then files it may include.
+const INCLUDED: &[&str] = &[
+    "requirements.txt",
+    "base.txt",
+    "constraints.txt",
+    "nested/more.txt",
+];
+
+/// The one package named only by a file outside the project.
+const OUTSIDE_PACKAGE: &str = "outside-secret";
+
+/// A requirements file with `-r`/`-c` includes, in a project directory next
+/// to a file outside it (also reachable through a symlink in the project):
+/// whatever the includes say, nothing outside the project is read.
+pub fn requirements_includes(data: &[u8]) {
+    if let Some(lock) = read_with_includes(data) {
+        assert!(
+            lock.packages.iter().all(|p| p.name != OUTSIDE_PACKAGE),
+            "an include outside the project was read"
+        );
+    }
 }
 
-/// A pinned requirements file.
-pub fn requirements(data: &[u8]) {
-    lock(data, LockKind::Requirements, "requirements.txt");
+/// The lock a `requirements_includes` input reads as, if it does.
+fn read_with_includes(data: &[u8]) -> Option<Lock> {
+    let scratch = Scratch::new();
+    scratch.file("secret.txt", format!("{OUTSIDE_PACKAGE}==1.0\n").as_bytes());
+    let app = scratch.dir("app");
+    std::os::unix::fs::symlink("../secret.txt", app.join("link.txt")).expect("a scratch symlink");
+    let mut parts = data.split(|b| *b == 0);
+    for name in INCLUDED {
+        scratch.file(&format!("app/{name}"), parts.next().unwrap_or_default());
+    }
+    Lock::read_in(&app.join(INCLUDED[0]), LockKind::Requirements, &app).ok()
 }
 
 /// A `pyproject.toml`: PEP 621, `[tool.poetry]`, `[tool.uv]`,
@@ -116,5 +158,57 @@ pub fn dockerignore(data: &[u8]) {
         let _ = rules.names(path);
         let _ = rules.may_reinclude_below(path);
         let _ = clean(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_inside_the_project_are_read() {
+        let hash = |c: char| c.to_string().repeat(64);
+        let data = format!(
+            "-r base.txt\nflask==3.0.3 --hash=sha256:{}\n\0-r nested/more.txt\n\0\0six==1.16.0 --hash=sha256:{}\n",
+            hash('1'),
+            hash('3')
+        );
+        let lock = read_with_includes(data.as_bytes()).expect("the seed reads");
+        let mut names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["flask", "six"]);
+    }
+
+    #[test]
+    fn the_pdm_and_pipenv_seeds_read() {
+        let seeds: [(&[u8], LockKind, &str); 2] = [
+            (
+                include_bytes!("../../corpus/pdm_lock/pdm.lock"),
+                LockKind::Pdm,
+                "pdm.lock",
+            ),
+            (
+                include_bytes!("../../corpus/pipfile_lock/Pipfile.lock"),
+                LockKind::Pipenv,
+                "Pipfile.lock",
+            ),
+        ];
+        for (data, kind, name) in seeds {
+            let scratch = Scratch::new();
+            let lock = Lock::read(&scratch.file(name, data), kind).expect(name);
+            assert!(
+                lock.packages.len() >= 4,
+                "{name}: {:?}",
+                lock.packages.len()
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_include_through_a_symlink_reads_nothing_outside() {
+        for line in ["-r link.txt\n", "-r ../secret.txt\n", "-c link.txt\n"] {
+            let lock = read_with_includes(line.as_bytes());
+            assert!(lock.is_none(), "`{line}` was followed");
+        }
     }
 }

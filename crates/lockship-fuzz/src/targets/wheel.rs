@@ -5,7 +5,10 @@ use std::io::{Cursor, Write};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use lockship_wheel::{install_wheel, parse_html_page, parse_json_page, VenvLayout, WheelFilename};
+use lockship_wheel::{
+    install_wheel, parse_html_page, parse_json_page, InstalledDist, VenvLayout, WheelError,
+    WheelFilename,
+};
 use url::Url;
 use zip::write::SimpleFileOptions;
 
@@ -28,6 +31,11 @@ pub fn wheel_record(data: &[u8]) {
 /// container, `WHEEL`, `METADATA`, `RECORD`, `entry_points.txt`, `.data`.
 pub fn wheel_zip(data: &[u8]) {
     let scratch = Scratch::new();
+    let _ = install_in(&scratch, data);
+}
+
+/// Installs the wheel `data` into a staged virtualenv under `scratch`.
+fn install_in(scratch: &Scratch, data: &[u8]) -> Result<InstalledDist, WheelError> {
     let wheel = scratch.file("fuzz-1.0-py3-none-any.whl", data);
     let venv = VenvLayout {
         root: scratch.dir("root"),
@@ -36,7 +44,7 @@ pub fn wheel_zip(data: &[u8]) {
         python_version: (3, 11),
         python_full_version: Some("3.11.2".into()),
     };
-    let _ = install_wheel(&wheel, &venv);
+    install_wheel(&wheel, &venv)
 }
 
 fn page_url() -> Url {
@@ -137,15 +145,7 @@ mod tests {
     fn the_first_generated_wheel_installs() {
         let seed = seeds().remove(0);
         let scratch = Scratch::new();
-        let wheel = scratch.file("fuzz-1.0-py3-none-any.whl", &seed);
-        let venv = VenvLayout {
-            root: scratch.dir("root"),
-            prefix: "/opt/venv".into(),
-            python: "/usr/bin/python3.11".into(),
-            python_version: (3, 11),
-            python_full_version: Some("3.11.2".into()),
-        };
-        let installed = install_wheel(&wheel, &venv).expect("the seed is a good wheel");
+        let installed = install_in(&scratch, &seed).expect("the seed is a good wheel");
         assert_eq!(installed.name, "fuzz");
         assert!(scratch
             .path()

@@ -76,7 +76,9 @@ fn build_options(settings: &BuildSettings) -> Result<BuildOptions> {
     options.build_packages = settings.build_packages.clone();
     options.auto_build_packages = settings.auto_build_packages;
     options.lock = settings.lock.clone();
+    options.package = settings.package.clone();
     options.selection = settings.selection.clone();
+    options.strip = settings.strip;
     Ok(options)
 }
 

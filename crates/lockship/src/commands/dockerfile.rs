@@ -24,19 +24,22 @@ pub fn run(args: DockerfileArgs, global: &GlobalSettings, env: &Environment) -> 
     }
     let strategy: Strategy = args.strategy.parse()?;
     let project = lockship_project::Project::load(&args.project)?;
-    let requested = settings::python_request(args.python.as_deref(), &project)
-        .unwrap_or_else(|| settings::DEFAULT_PYTHON.to_string());
-    let python = PythonRuntime::lookup(&requested)?;
+    let request = settings::python_request(args.python.as_deref(), &project);
+    let python = PythonRuntime::lookup(request.as_deref().unwrap_or(settings::DEFAULT_PYTHON))?;
     let runtime = RuntimeSettings::resolve(&args.runtime, env)?;
     let mut options =
         BuildOptions::new(args.project.clone(), runtime.base_options(python.clone())?);
+    options.python_request = request;
     options.index_url = args.index_url.clone();
     options.build_packages = args.build_packages.clone();
     let tools = Tools::open(global, true)?;
     // The whole pipeline runs (from the cache when warm), so the Dockerfile
     // gets what libdeps found in the built venv, not a guess.
     let built = build(&tools.ctx(), &options)?;
-    let input = docker_input(&args, &project, &built.plan, &built.libdeps, python.version)?;
+    // `python:X.Y-slim` for the X.Y the build chose from the project's declarations.
+    let (major, minor) = built.plan.python_version();
+    let chosen = format!("{major}.{minor}");
+    let input = docker_input(&args, &project, &built.plan, &built.libdeps, &chosen)?;
     let mut rendered = render(&input, strategy)?;
     if args.compose {
         rendered = rendered.with_compose(&input, strategy);

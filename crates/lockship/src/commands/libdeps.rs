@@ -1,12 +1,15 @@
 //! `lockship libdeps`: which shared libraries a tree's or an image's native code
 //! needs and nothing in it provides, and which Debian packages ship them.
+//! Two kinds of need, reported apart: ELF `DT_NEEDED` entries, and libraries
+//! the Python code loads at run time (`ctypes`, `cffi`: `dlopen`), each with
+//! the file and line that asks.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use lockship_build::base as foreign;
-use lockship_build::syslibs::{map_to_packages, missing_libs};
+use lockship_build::syslibs::{map_runtime_to_packages, map_to_packages, missing_libs};
 use lockship_oci::Output;
 use lockship_runtime::{Context, PythonRuntime};
 
@@ -34,24 +37,45 @@ pub fn run(args: LibdepsArgs, global: &GlobalSettings, env: &Environment) -> Res
         },
     )?;
     let missing = missing_libs(&report);
-    let result = if missing.is_empty() {
-        lockship_build::Libdeps {
-            scanned: report.scanned,
-            ..Default::default()
-        }
-    } else {
+    let arch = &runtime.platform().architecture;
+    let variant = runtime.platform().variant.as_deref();
+    let Some(machine) = lockship_target::by_oci(arch, variant) else {
+        bail!("Platform `{arch}` has no Debian architecture\nhint: pass `--platform linux/amd64` or `linux/arm64`");
+    };
+    let mut loads = Vec::new();
+    for (at, tree) in &target.python_trees {
+        let scan = lockship_elf::scan_runtime_loads(tree)?;
+        loads.extend(scan.loads.into_iter().map(|mut load| {
+            load.file = Path::new(at).join(&load.file);
+            load
+        }));
+    }
+    let runtime_missing = lockship_elf::resolve_runtime_loads(&target.fs, &loads, machine).missing;
+    let mut result = lockship_build::Libdeps {
+        scanned: report.scanned,
+        ..Default::default()
+    };
+    if !missing.is_empty() || !runtime_missing.is_empty() {
         let python = PythonRuntime::lookup(target.python.as_deref().unwrap_or(DEFAULT_PYTHON))?;
         let options = runtime.base_options(python)?;
         let repo = lockship_runtime::open_repository(&ctx, &options)?;
         let contents = repo.contents(&tools.fetcher, &tools.cache, "main", &tools.reporter)?;
-        map_to_packages(&contents, missing, report.scanned)
-    };
+        result = map_to_packages(&contents, missing, report.scanned);
+        let runtime = map_runtime_to_packages(&contents, &runtime_missing, machine.triplet)?;
+        result.runtime_packages = runtime.packages;
+        result.runtime_unresolved = runtime.unresolved;
+    }
     lockship_fetch::Reporter::phase(&tools.reporter, "");
     let json = args.json || global.json;
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         print_text(&result, &report);
+    }
+    if !json {
+        for w in result.warnings() {
+            eprintln!("warning: {w}");
+        }
     }
     if !result.unresolved.is_empty() {
         if !json {
@@ -71,6 +95,9 @@ struct Target {
     fs: lockship_elf::Filesystem,
     scope: lockship_elf::Scope,
     python: Option<String>,
+    /// The trees of Python code to scan for run-time loads: in-image path,
+    /// host path.
+    python_trees: Vec<(String, PathBuf)>,
 }
 
 /// An image, through the reader and the flattener `--base-image` uses: every
@@ -85,10 +112,18 @@ fn image_target(ctx: &Context, args: &LibdepsArgs, runtime: &RuntimeSettings) ->
     )?;
     let rootfs = foreign::unpack_tree(ctx, &pulled)?.path;
     let python = args.python.clone().or_else(|| image_python(&rootfs));
+    // lockship's layout: the venv and the project; the system's own Python
+    // (the standard library's `ctypes` tests) is not the application's.
+    let python_trees = ["/opt/venv", "/app"]
+        .iter()
+        .map(|at| (at.to_string(), rootfs.join(&at[1..])))
+        .filter(|(_, dir)| dir.is_dir())
+        .collect();
     Ok(Target {
         fs: lockship_elf::Filesystem::new().with_root(&rootfs),
         scope: lockship_elf::Scope::Everything,
         python,
+        python_trees,
     })
 }
 
@@ -142,13 +177,24 @@ fn dir_target(ctx: &Context, args: &LibdepsArgs, runtime: &RuntimeSettings) -> R
     } else {
         lockship_elf::Scope::Under(vec![PathBuf::from(&mount_at)])
     };
-    Ok(Target { fs, scope, python })
+    let python_trees = if mount_at == "/" {
+        Vec::new()
+    } else {
+        vec![(mount_at.clone(), dir.clone())]
+    };
+    Ok(Target {
+        fs,
+        scope,
+        python,
+        python_trees,
+    })
 }
 
 /// The report for a person: packages, then what no package ships.
 fn print_text(result: &lockship_build::Libdeps, report: &lockship_elf::Report) {
     println!("{} ELF files checked", result.scanned);
-    if result.packages.is_empty() && result.unresolved.is_empty() {
+    let runtime_empty = result.runtime_packages.is_empty() && result.runtime_unresolved.is_empty();
+    if result.packages.is_empty() && result.unresolved.is_empty() && runtime_empty {
         println!("nothing missing");
     }
     let print_lib = |lib: &lockship_build::MissingLib| {
@@ -164,6 +210,22 @@ fn print_text(result: &lockship_build::Libdeps, report: &lockship_elf::Report) {
     if !result.unresolved.is_empty() {
         println!("unresolved (no package ships them)");
         result.unresolved.iter().for_each(print_lib);
+    }
+    if !runtime_empty {
+        println!("loaded at run time (dlopen)");
+    }
+    let print_need = |need: &lockship_build::syslibs::RuntimeNeed| {
+        let optional = if need.optional { " (optional)" } else { "" };
+        println!("    {}{optional}", need.name);
+        println!("      asked by {}", need.asked_by);
+    };
+    for (package, needs) in &result.runtime_packages {
+        println!("  {package}");
+        needs.iter().for_each(print_need);
+    }
+    if !result.runtime_unresolved.is_empty() {
+        println!("  not added (no package ships them, or optional)");
+        result.runtime_unresolved.iter().for_each(print_need);
     }
     for w in &report.warnings {
         eprintln!("warning: {}: {}", w.path.display(), w.message);

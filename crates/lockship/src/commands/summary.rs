@@ -5,7 +5,7 @@
 use anyhow::Result;
 use lockship_bench::{
     BaseImageSummary, BuildSummary, BuiltWheelSummary, CachedLayer, LayerSummary, LibdepsSummary,
-    MissingLibSummary, PlatformSummary, WheelSummary, Written,
+    MissingLibSummary, PlatformSummary, RuntimeNeedSummary, StrippedSummary, WheelSummary, Written,
 };
 use lockship_build::BuiltImage;
 
@@ -22,6 +22,7 @@ pub fn of(all: &[BuiltImage], tag: &str, seconds: f64, outputs: Vec<Written>) ->
         project: built.plan.project.clone(),
         platform: built.plan.base.platform.clone(),
         python: built.plan.python_full_version.clone(),
+        python_choice: built.plan.python.as_ref().map(|c| c.reason.clone()),
         base_image: built.plan.base_image.as_ref().map(|f| BaseImageSummary {
             source: f.source.clone(),
             manifest_digest: f.manifest_digest.clone(),
@@ -36,7 +37,13 @@ pub fn of(all: &[BuiltImage], tag: &str, seconds: f64, outputs: Vec<Written>) ->
             path_var: f.path_var.clone(),
             has_ca_bundle: f.has_ca_bundle,
         }),
-        warnings: built.plan.warnings.clone(),
+        warnings: built
+            .plan
+            .warnings
+            .iter()
+            .cloned()
+            .chain(built.libdeps.warnings())
+            .collect(),
         lockfile: built.plan.lock_kind.file_name().to_string(),
         compressed_bytes: layers.iter().map(|l| l.size).sum(),
         uncompressed_bytes: layers.iter().map(|l| l.uncompressed_size).sum(),
@@ -86,6 +93,11 @@ pub fn of(all: &[BuiltImage], tag: &str, seconds: f64, outputs: Vec<Written>) ->
                 build_seconds: b.build_seconds,
             })
             .collect(),
+        stripped: StrippedSummary {
+            files: built.stripped.files,
+            bytes_before: built.stripped.bytes_before,
+            bytes_after: built.stripped.bytes_after,
+        },
         seconds,
         outputs,
     }
@@ -106,6 +118,11 @@ fn platform_of(b: &BuiltImage) -> PlatformSummary {
 }
 
 fn libdeps_of(libdeps: &lockship_build::Libdeps) -> LibdepsSummary {
+    let need = |n: &lockship_build::syslibs::RuntimeNeed| RuntimeNeedSummary {
+        name: n.name.clone(),
+        asked_by: n.asked_by.clone(),
+        optional: n.optional,
+    };
     let lib = |l: &lockship_build::MissingLib| MissingLibSummary {
         soname: l.soname.clone(),
         needed_by: l.needed_by.clone(),
@@ -118,6 +135,12 @@ fn libdeps_of(libdeps: &lockship_build::Libdeps) -> LibdepsSummary {
             .collect(),
         unresolved: libdeps.unresolved.iter().map(lib).collect(),
         scanned: libdeps.scanned,
+        runtime_packages: libdeps
+            .runtime_packages
+            .iter()
+            .map(|(package, needs)| (package.clone(), needs.iter().map(need).collect()))
+            .collect(),
+        runtime_unresolved: libdeps.runtime_unresolved.iter().map(need).collect(),
     }
 }
 
@@ -150,6 +173,9 @@ pub fn print_human(s: &BuildSummary) {
         s.seconds,
         if rebuilt.is_empty() { "none".to_string() } else { rebuilt.join(", ") }
     );
+    if let Some(reason) = &s.python_choice {
+        eprintln!("  {reason}");
+    }
     if let Some(f) = &s.base_image {
         eprintln!(
             "  on {} ({}, Python {} at {}, {})",
@@ -175,6 +201,24 @@ pub fn print_human(s: &BuildSummary) {
     for (package, libs) in &s.libdeps.packages {
         let sonames: Vec<&str> = libs.iter().map(|l| l.soname.as_str()).collect();
         eprintln!("  libdeps: {package} ({})", sonames.join(", "));
+    }
+    for (package, needs) in &s.libdeps.runtime_packages {
+        let names: Vec<String> = needs
+            .iter()
+            .map(|n| format!("{} at {}", n.name, n.asked_by))
+            .collect();
+        eprintln!("  loaded at run time: {package} ({})", names.join(", "));
+    }
+    if s.stripped.files > 0 {
+        eprintln!(
+            "  stripped {} shared objects, {} saved",
+            s.stripped.files,
+            human(
+                s.stripped
+                    .bytes_before
+                    .saturating_sub(s.stripped.bytes_after)
+            )
+        );
     }
     if !s.system_packages.is_empty() {
         let names: Vec<&str> = s
