@@ -231,6 +231,35 @@ fn layered(ctx: &mut Ctx, doc: &mut Doc, layout: Layout) {
     }
     doc.run(&mounts, &ctx.project_cmds(true));
 
+    let distroless = relocated_stage(ctx, doc, rec, prod_builder);
+
+    doc.stage(
+        &i.base_images.slim,
+        "runtime",
+        "Run-time base: run-time libraries and the user, no build packages.",
+    );
+    ctx.runtime_body(doc, false);
+    doc.env(&ctx.runtime_env(true));
+
+    doc.stage(
+        "runtime",
+        "development",
+        "Development: the dev venv; compose mounts the source over the copy.",
+    );
+    doc.ins(format!("COPY --from=dev-builder {v} {v}", v = i.venv));
+    doc.ins(format!("WORKDIR {}", i.workdir));
+    ctx.copy_source(doc, &ctx.chown());
+    ctx.final_meta(doc, true, &i.user);
+
+    production_stage(ctx, doc, rec, prod_builder, distroless.as_deref());
+}
+
+/// Picks the distroless production base (only for `recommended`, and only
+/// when no run-time package is needed; otherwise a warning) and, when there
+/// is one, writes the `relocated` stage that points the venv at its
+/// interpreter.
+fn relocated_stage(ctx: &mut Ctx, doc: &mut Doc, rec: bool, prod_builder: &str) -> Option<String> {
+    let i = ctx.i;
     let distroless = match (&i.base_images.distroless, rec) {
         (Some(img), true) if i.runtime_packages.is_empty() => Some(img.clone()),
         (Some(img), true) => {
@@ -260,26 +289,20 @@ fn layered(ctx: &mut Ctx, doc: &mut Doc, layout: Layout) {
             ],
         );
     }
+    distroless
+}
 
-    doc.stage(
-        &i.base_images.slim,
-        "runtime",
-        "Run-time base: run-time libraries and the user, no build packages.",
-    );
-    ctx.runtime_body(doc, false);
-    doc.env(&ctx.runtime_env(true));
-
-    doc.stage(
-        "runtime",
-        "development",
-        "Development: the dev venv; compose mounts the source over the copy.",
-    );
-    doc.ins(format!("COPY --from=dev-builder {v} {v}", v = i.venv));
-    doc.ins(format!("WORKDIR {}", i.workdir));
-    ctx.copy_source(doc, &ctx.chown());
-    ctx.final_meta(doc, true, &i.user);
-
-    let chown = match &distroless {
+/// The `production` stage: on the distroless base (from `relocated`) or on
+/// `runtime` (from `prod_builder`).
+fn production_stage(
+    ctx: &mut Ctx,
+    doc: &mut Doc,
+    rec: bool,
+    prod_builder: &str,
+    distroless: Option<&str>,
+) {
+    let i = ctx.i;
+    let chown = match distroless {
         Some(img) => {
             doc.stage(
                 img,

@@ -512,6 +512,31 @@ fn add_literals(tokens: &[Token], loads: &mut BTreeSet<FileLoad>, mut group: u32
     }
 }
 
+/// Which tokens lie where loads are not Linux's: inside functions named for
+/// another platform (`_lib_candidates_windows`, `_load_darwin`) or in
+/// blocks guarded for another platform.
+fn foreign_tokens(tokens: &[Token], defs: &BTreeMap<String, Vec<(usize, usize)>>) -> Vec<bool> {
+    let mut foreign = vec![false; tokens.len()];
+    let ranges = defs
+        .iter()
+        .filter(|(name, _)| is_foreign_platform(name))
+        .flat_map(|(_, bodies)| bodies.iter().copied())
+        .chain(platform_blocks(tokens));
+    for (a, b) in ranges {
+        foreign[a..b].iter_mut().for_each(|f| *f = true);
+    }
+    foreign
+}
+
+/// Whether the call arguments `tokens[from..close]` pass `allow_fail=True`.
+fn passes_allow_fail(tokens: &[Token], from: usize, close: usize) -> bool {
+    (from..close.saturating_sub(2)).any(|k| {
+        tokens[k].tok == Tok::Name("allow_fail".into())
+            && tokens[k + 1].tok == Tok::Op('=')
+            && tokens[k + 2].tok == Tok::Name("True".into())
+    })
+}
+
 /// Scans one file's text.
 pub(crate) fn scan_source(src: &str) -> Vec<FileLoad> {
     if !may_load(src.as_bytes()) {
@@ -551,17 +576,7 @@ pub(crate) fn scan_source(src: &str) -> Vec<FileLoad> {
             }
             Some(*group)
         };
-    // Loads inside functions named for another platform
-    // (`_lib_candidates_windows`, `_load_darwin`) are not Linux's.
-    let mut foreign = vec![false; tokens.len()];
-    let ranges = defs
-        .iter()
-        .filter(|(name, _)| is_foreign_platform(name))
-        .flat_map(|(_, bodies)| bodies.iter().copied())
-        .chain(platform_blocks(&tokens));
-    for (a, b) in ranges {
-        foreign[a..b].iter_mut().for_each(|f| *f = true);
-    }
+    let foreign = foreign_tokens(&tokens, &defs);
     for i in 0..tokens.len() {
         if foreign[i] {
             any_load |= load_call(&tokens, i).is_some();
@@ -636,11 +651,7 @@ pub(crate) fn scan_source(src: &str) -> Vec<FileLoad> {
                         }
                     }
                 }
-                let allow_fail = (i + 2..close.saturating_sub(2)).any(|k| {
-                    tokens[k].tok == Tok::Name("allow_fail".into())
-                        && tokens[k + 1].tok == Tok::Op('=')
-                        && tokens[k + 2].tok == Tok::Name("True".into())
-                });
+                let allow_fail = passes_allow_fail(&tokens, i + 2, close);
                 if let Some(g) = add(names, tokens[i].line, call, &mut group) {
                     if allow_fail {
                         optional.insert(g);
