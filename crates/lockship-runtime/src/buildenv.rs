@@ -101,7 +101,7 @@ pub fn plan_build_env(
 fn env_key(options: &BuildEnvOptions, packages: &[Package]) -> String {
     let mut h = Sha256::new();
     h.update(format!(
-        "lockship-buildenv-v1\0{}\0{}\0",
+        "lockship-buildenv-v2\0{}\0{}\0",
         options.base.platform, options.base.python.version
     ));
     for p in packages {
@@ -177,6 +177,11 @@ fn assemble(
         }
     }
     fsbase::users_and_dirs(root)?;
+    // The CA bundle `update-ca-certificates` would make: pip's vendored
+    // requests loads it when imported (trixie's pip does so even offline), so
+    // an empty file stops every build. A networked sandbox binds the host's
+    // bundle over it.
+    fsbase::ca_bundle(root)?;
     // Mount points the sandbox binds over (the read-only tree cannot get new
     // files at run time).
     for file in ["/etc/resolv.conf", "/etc/hosts", fsbase::CA_BUNDLE] {
