@@ -33,9 +33,9 @@ pub use relock::{newest_pure_release, pinned_requirement, ListedFile};
 pub use report::{definitions, format_value, iso_date, markdown, Machine, Report};
 pub use stats::{interleave, Summary};
 pub use summary::{
-    BaseImageSummary, BuildSummary, BuiltWheelSummary, CachedLayer, LayerSummary, LibdepsSummary,
-    MissingLibSummary, PlatformSummary, PushSummary, RuntimeNeedSummary, StrippedSummary,
-    WheelSummary, Written,
+    AddedBuildPackage, BaseImageSummary, BuildSummary, BuiltWheelSummary, CachedLayer,
+    LayerSummary, LibdepsSummary, MissingLibSummary, PlatformSummary, PushSummary,
+    RuntimeNeedSummary, StrippedSummary, WheelSummary, Written,
 };
 pub use svg::bar_chart;
 pub use tree::{change_code, copy_tree, link_tree, SKIP};

@@ -204,8 +204,25 @@ pub struct BuiltWheelSummary {
     pub cached: bool,
     /// The build packages beyond the standard set.
     pub build_packages: Vec<String>,
+    /// The build packages lockship found by itself, each with the line that
+    /// asked for it (pin them in `[tool.lockship] build-packages`).
+    #[serde(default)]
+    pub added_build_packages: Vec<AddedBuildPackage>,
     /// How long the build took.
     pub build_seconds: f64,
+}
+
+/// A build package lockship added to an sdist's build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedBuildPackage {
+    /// The Debian package.
+    pub package: String,
+    /// `table`, `metadata` or `build-log`.
+    pub by: String,
+    /// What it was added for (`program \`pg_config\``).
+    pub wanted: String,
+    /// The line that asked for it.
+    pub line: String,
 }
 
 /// Where an image went.

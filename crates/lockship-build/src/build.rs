@@ -11,7 +11,7 @@ use crate::image::{describe, Added};
 use crate::layers::{project, syslibs, venv, wheels, Stage};
 use crate::options::{BuildOptions, BuiltImage};
 use crate::plan::{choose_python, load, make_plan};
-use crate::{download, sdists, BuildError};
+use crate::{complete, download, reach, sdists, BuildError};
 
 /// The whole pipeline, for the platform of `options.base`.
 ///
@@ -48,7 +48,20 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
         .chain(project.workspace.as_ref().map(|w| w.root.clone()))
         .chain(options.allowed_file_roots.iter().cloned())
         .collect();
+    // Every source still needed answers, before any large download.
+    reach::check(&reach::sources(&plan, ctx.cache))?;
     let downloaded = download::download_all(ctx, &plan.wheels, &file_roots)?;
+    // The selected set satisfies each distribution's own requirements.
+    let unchecked = complete::check(&complete::Inputs {
+        wheels: &plan.wheels,
+        git: &plan.git,
+        lock: (&plan.lockfile, plan.lock_kind),
+        project: &project,
+        selection: &options.selection,
+        env: &base.marker_env(),
+        downloaded: &downloaded,
+        cache: ctx.cache,
+    })?;
     let built_wheels = sdists::build_sdists(ctx, options, &base, &plan, &downloaded)?;
     let links = ctx.cache.temp_dir()?;
     let named = download::link_wheels(&plan, &downloaded, &built_wheels, links.path())?;
@@ -96,6 +109,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuiltImage, BuildE
     };
     let stripped = stage.stripped.get();
     let image = describe(&plan, built_base.image.clone(), &added);
+    plan.warnings.extend(unchecked);
     plan.warnings
         .extend(crate::layers::skipped_warning(&skipped));
     Ok(BuiltImage {

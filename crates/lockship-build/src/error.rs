@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::reach;
+
 /// Errors of `lockship build` and `lockship plan`.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -181,6 +183,48 @@ pub enum BuildError {
         /// The sonames and who needs them.
         missing: Vec<crate::MissingLib>,
     },
+    /// A direct URL of the lock comes with no hash to check its file against.
+    #[error("The lock gives no SHA-256 for `{package}` from the direct URL `{url}`")]
+    DirectUrlNoHash {
+        /// The package.
+        package: String,
+        /// The URL.
+        url: String,
+    },
+    /// A direct URL of the lock does not name a wheel or an sdist.
+    #[error(
+        "`{package}` comes from the direct URL `{url}`, which names no wheel or sdist: {reason}"
+    )]
+    DirectUrlFile {
+        /// The package.
+        package: String,
+        /// The URL.
+        url: String,
+        /// What is wrong with its file name.
+        reason: String,
+    },
+    /// The selected packages do not satisfy each other's `Requires-Dist`.
+    #[error("The lock `{}` is incomplete for this target: {}", lockfile.display(), crate::complete::describe(problems))]
+    IncompleteLock {
+        /// The lockfile.
+        lockfile: PathBuf,
+        /// Its kind (for the hint's command).
+        lock_kind: lockship_project::LockKind,
+        /// Each requirement that nothing selected satisfies.
+        problems: Vec<crate::complete::Unsatisfied>,
+    },
+    /// A source the build must download from does not answer.
+    #[error("Cannot reach {kind} `{source_url}`, which {} need{}: {cause}", crate::reach::list(packages), if packages.len() == 1 { "s" } else { "" })]
+    SourceUnreachable {
+        /// `the package index`, `the host`, `the git remote`.
+        kind: &'static str,
+        /// The index URL, the origin of direct URLs, or the git remote.
+        source_url: String,
+        /// The packages that need it.
+        packages: Vec<String>,
+        /// What the request said.
+        cause: String,
+    },
     /// A file-system step failed.
     #[error("Cannot {action} `{path}`")]
     Io {
@@ -229,6 +273,21 @@ impl BuildError {
                 "lockship packs only what is inside the project directory: copy the files into the project, or leave the link out with a `.dockerignore` line".into(),
             ),
             BuildError::Io { .. } => Some("check that the disk has room and the path is readable".into()),
+            BuildError::DirectUrlNoHash { .. } => Some(
+                "re-create the lock with hashes (`uv lock`, `uv pip compile --generate-hashes`, `pip-compile --generate-hashes`), or add `--hash=sha256:...` (or `#sha256=...` on the URL)".into(),
+            ),
+            BuildError::DirectUrlFile { .. } => Some(
+                "point the URL at a wheel (`.whl`) or an sdist (`name-version.tar.gz`), or lock the package from an index or from git".into(),
+            ),
+            BuildError::IncompleteLock { lock_kind, .. } => Some(match lock_kind {
+                lockship_project::LockKind::Requirements => "re-lock with every transitive dependency pinned for this target, e.g. `uv pip compile --generate-hashes requirements.in -o requirements.txt` or `pip-compile --generate-hashes`, or add the missing pins by hand".to_string(),
+                kind => format!("re-create the lock (`{}`) so it records every dependency for this target", kind.lock_command()),
+            }),
+            BuildError::SourceUnreachable { kind, .. } => Some(match *kind {
+                reach::GIT => "check that `git ls-remote URL` works here (lockship uses your git credentials and SSH agent), or vendor the dependency as a path inside the project".to_string(),
+                reach::INDEX => "check the index URL and this machine's network or proxy; pass `--index-url` for a mirror that is reachable".to_string(),
+                _ => "this machine cannot reach that host: check the network or proxy, or lock the packages from an index this machine reaches".to_string(),
+            }),
             BuildError::Layer(e) => e.hint(),
             BuildError::Sdist(e) => e.hint(),
             BuildError::Oci(e) => e.hint(),

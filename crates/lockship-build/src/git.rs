@@ -90,6 +90,11 @@ pub(crate) fn pin(
     allowed_roots: &[PathBuf],
 ) -> Result<Option<GitPin>, BuildError> {
     if let PackageSource::Path { path, .. } = &package.source {
+        if is_local_archive(path) {
+            // A `file:` URL's wheel or sdist: pinned as a file by
+            // `pins::pin_wheel`, read only inside the download's roots.
+            return Ok(None);
+        }
         let dir = local_path(package, lock_dir, Path::new(path), allowed_roots)?;
         return Ok(Some(GitPin {
             name: package.name.clone(),
@@ -116,6 +121,16 @@ pub(crate) fn pin(
             subdirectory: subdirectory.clone(),
         },
     }))
+}
+
+/// Whether a path source is a wheel or an sdist named by an absolute path
+/// (a `file:` URL), rather than a directory to pack.
+pub(crate) fn is_local_archive(path: &Path) -> bool {
+    path.is_absolute()
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| lockship_fetch::check_dist_filename(n).is_ok())
 }
 
 /// The root of the git work tree that holds `dir` (the nearest ancestor with
@@ -187,6 +202,29 @@ fn git(args: &[&str], dir: Option<&Path>, name: &str, url: &str) -> Result<(), B
     })
 }
 
+/// Where the checkout of `url` at `commit` is kept in the cache.
+fn checkout_dir(cache: &lockship_fetch::Cache, url: &str, commit: &str) -> PathBuf {
+    let key = hex::encode(Sha256::digest(format!("{url}\0{commit}")));
+    cache.keyed_dir("git", &key)
+}
+
+/// The package's directory in a checkout already in the cache (`None` for
+/// a git pin not fetched yet); a path pin's own directory.
+pub(crate) fn cached_source(cache: &lockship_fetch::Cache, pin: &GitPin) -> Option<PathBuf> {
+    match &pin.source {
+        PinSource::Git {
+            url,
+            commit,
+            subdirectory,
+        } => {
+            let dir = checkout_dir(cache, url, commit);
+            dir.is_dir()
+                .then(|| subdirectory.as_ref().map_or(dir.clone(), |s| dir.join(s)))
+        }
+        PinSource::Path { dir } => Some(dir.clone()),
+    }
+}
+
 /// A checkout of the pinned commit, kept in the cache by (url, commit).
 fn checkout(
     cache: &lockship_fetch::Cache,
@@ -195,8 +233,7 @@ fn checkout(
     commit: &str,
     subdirectory: Option<&str>,
 ) -> Result<PathBuf, BuildError> {
-    let key = hex::encode(Sha256::digest(format!("{url}\0{commit}")));
-    let dir = cache.keyed_dir("git", &key);
+    let dir = checkout_dir(cache, url, commit);
     if !dir.is_dir() {
         let tmp = cache.temp_dir()?;
         let work = tmp.path().join("repo");

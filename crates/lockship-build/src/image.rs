@@ -1,8 +1,12 @@
 //! The image: the base's layers, the layers lockship adds, the config from
-//! the plan, and annotations (title, version, the checkout's revision and source).
+//! the plan, and the OCI labels and annotations (title, version,
+//! description, licenses, created, the checkout's source and revision, the
+//! base image's name and digest).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+use serde::Serialize;
 
 use lockship_layer::Layer;
 use lockship_oci::{History, Image};
@@ -86,28 +90,129 @@ pub(crate) fn describe(plan: &ImagePlan, base: Image, added: &Added) -> Image {
     config
         .exposed_ports
         .extend(plan.config.ports.iter().cloned().collect::<BTreeSet<_>>());
-    config.labels.extend(plan.config.labels.clone());
-    image.annotations.insert(
-        "org.opencontainers.image.title".into(),
-        plan.project.clone(),
-    );
-    if let Some(version) = &plan.version {
-        image
-            .annotations
-            .insert("org.opencontainers.image.version".into(), version.clone());
-    }
-    if let Some(rev) = git_output(&plan.project_dir, &["rev-parse", "HEAD"]) {
-        image
-            .annotations
-            .insert("org.opencontainers.image.revision".into(), rev);
-    }
-    if let Some(source) = git_output(&plan.project_dir, &["remote", "get-url", "origin"]) {
-        image.annotations.insert(
-            "org.opencontainers.image.source".into(),
-            without_credentials(&source),
-        );
-    }
+    label(&mut image, plan);
     image
+}
+
+/// What the image says about itself beyond its run config: the values of
+/// the `org.opencontainers.image.*` keys lockship does not find itself, and
+/// `--label`/`--annotation`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImageMetadata {
+    /// `[project] description`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `[project] license`, an SPDX expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<String>,
+    /// `--source`: instead of the checkout's `origin` remote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `--revision`: instead of the checkout's commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// `--label`: config labels, over every other.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// `--annotation`: manifest annotations, over every other.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl ImageMetadata {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self == &ImageMetadata::default()
+    }
+}
+
+/// The OCI `org.opencontainers.image.*` keys' prefix.
+const OCI: &str = "org.opencontainers.image.";
+
+/// Labels in the config (which `docker load` keeps) and the same as manifest
+/// annotations (which registries show): title, version, description,
+/// licenses, created, source and revision, and a base image's name and
+/// digest. A base's own `org.opencontainers.image.*` labels and annotations
+/// describe the base, not this image, and are dropped. Then `[tool.lockship] labels`
+/// and `--label` (labels), `--annotation` (annotations), each over what came before.
+fn label(image: &mut Image, plan: &ImagePlan) {
+    let meta = &plan.metadata;
+    let checkout = if meta.source.is_none() || meta.revision.is_none() {
+        Checkout::read(&plan.project_dir)
+    } else {
+        None
+    };
+    let mut oci: BTreeMap<&str, String> = BTreeMap::new();
+    oci.insert("title", plan.project.clone());
+    oci.insert("created", lockship_oci::rfc3339(image.created));
+    let found = [
+        ("version", plan.version.clone()),
+        ("description", meta.description.clone()),
+        ("licenses", meta.licenses.clone()),
+        (
+            "source",
+            meta.source
+                .clone()
+                .or_else(|| checkout.as_ref().and_then(|c| c.source.clone())),
+        ),
+        (
+            "revision",
+            meta.revision
+                .clone()
+                .or_else(|| checkout.as_ref().map(|c| c.revision.clone())),
+        ),
+        (
+            "base.name",
+            image.annotations.get(&format!("{OCI}base.name")).cloned(),
+        ),
+        (
+            "base.digest",
+            image.annotations.get(&format!("{OCI}base.digest")).cloned(),
+        ),
+    ];
+    for (key, value) in found {
+        if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+            oci.insert(key, value.trim().to_string());
+        }
+    }
+    // The base's own (a runtime's title and Python version, say) are not this image's.
+    image.annotations.retain(|key, _| !key.starts_with(OCI));
+    let labels = &mut image.config.labels;
+    labels.retain(|key, _| !key.starts_with(OCI));
+    for (key, value) in &oci {
+        labels.insert(format!("{OCI}{key}"), value.clone());
+        image
+            .annotations
+            .insert(format!("{OCI}{key}"), value.clone());
+    }
+    labels.extend(plan.config.labels.clone());
+    labels.extend(meta.labels.clone());
+    image.annotations.extend(meta.annotations.clone());
+}
+
+/// What a git checkout with a clean tree says about itself.
+struct Checkout {
+    /// `HEAD`'s commit.
+    revision: String,
+    /// The `origin` remote, without credentials.
+    source: Option<String>,
+}
+
+impl Checkout {
+    /// The checkout `dir` is in, when it is one and nothing in its tree is
+    /// changed or untracked (a dirty tree's commit does not say what was
+    /// built). Plain reads: `git status` takes no optional lock and refreshes nothing.
+    fn read(dir: &Path) -> Option<Checkout> {
+        let status = git_output(dir, &["status", "--porcelain"])?;
+        if !status.is_empty() {
+            return None;
+        }
+        let revision = git_output(dir, &["rev-parse", "--verify", "HEAD"])?;
+        let source = git_output(dir, &["remote", "get-url", "origin"])
+            .filter(|s| !s.is_empty())
+            .map(|s| without_credentials(&s));
+        Some(Checkout { revision, source })
+    }
 }
 
 /// A remote URL with any `user:password@` removed.
@@ -125,9 +230,14 @@ fn without_credentials(url: &str) -> String {
 /// What git says about the project's checkout, when it is one.
 fn git_output(dir: &Path, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new("git")
+        .arg("--no-optional-locks")
         .arg("-C")
         .arg(dir)
         .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
     out.status

@@ -37,7 +37,8 @@ pub struct BuildOptions {
     /// `--build-packages`: more Debian packages for sdist builds, added to
     /// `[tool.lockship] build-packages`.
     pub build_packages: Vec<String>,
-    /// `--build-packages auto`: add the -dev package a failed build missed, and retry once.
+    /// Find missing build packages without help (the default;
+    /// `--build-packages none` turns it off): see [`lockship_sdist::SdistOptions::auto_packages`].
     pub auto_build_packages: bool,
     /// `--base-image`: build on this image (pulled for `base.platform`, its
     /// blobs in the cache) instead of lockship's own runtime.
@@ -51,6 +52,9 @@ pub struct BuildOptions {
     /// Strip debug sections from the shared objects wheels build themselves
     /// (`--no-strip` turns it off).
     pub strip: bool,
+    /// `--source`, `--revision`, `--label`, `--annotation` (the plan adds
+    /// `[project]`'s description and license).
+    pub metadata: crate::ImageMetadata,
 }
 
 /// The default size from which a wheel gets a layer of its own: 16 MB.
@@ -73,11 +77,12 @@ impl BuildOptions {
             large_wheel_bytes: DEFAULT_LARGE_WHEEL_BYTES,
             max_wheel_layers: DEFAULT_MAX_WHEEL_LAYERS,
             build_packages: Vec::new(),
-            auto_build_packages: false,
+            auto_build_packages: true,
             base_image: None,
             python_request: None,
             allowed_file_roots: Vec::new(),
             strip: true,
+            metadata: crate::ImageMetadata::default(),
         }
     }
 }

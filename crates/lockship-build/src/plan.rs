@@ -122,6 +122,9 @@ pub struct ImagePlan {
     /// Things the user should know (a musl base, say).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the image says about itself (OCI labels and annotations).
+    #[serde(skip_serializing_if = "crate::ImageMetadata::is_empty")]
+    pub metadata: crate::ImageMetadata,
 }
 
 impl ImagePlan {
@@ -249,11 +252,16 @@ pub(crate) fn make_plan(
         base: base.debian.clone(),
         base_image: base.facts().cloned(),
         warnings,
+        metadata: crate::ImageMetadata {
+            description: project.description.clone(),
+            licenses: project.license.clone(),
+            ..options.metadata.clone()
+        },
     })
 }
 
 /// The discovered (or given) index first, then the project's extra ones.
-fn indexes(
+pub(crate) fn indexes(
     options: &BuildOptions,
     project: &Project,
     lock: &Lock,
@@ -400,8 +408,22 @@ pub(crate) fn project_indexes(project: &Project, lock_indexes: &[Url]) -> Vec<Ur
             .map(|i| i.url.clone()),
     );
     out.extend(project.uv.extra_index_url.iter().cloned());
+    // Poetry: only primary sources (no priority, `primary`, the old
+    // `default`) stand in for the default index; `supplemental` and
+    // `explicit` ones serve just the packages the lock records them for.
     if let Some(poetry) = &project.poetry {
-        out.extend(poetry.sources.iter().filter_map(|s| s.url.clone()));
+        out.extend(
+            poetry
+                .sources
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s.priority.as_deref(),
+                        None | Some("primary") | Some("default")
+                    )
+                })
+                .filter_map(|s| s.url.clone()),
+        );
     }
     out.extend(lock_indexes.iter().cloned());
     out.dedup();
@@ -426,6 +448,27 @@ mod entrypoint_tests {
 
     const PACKAGE: &str = "[project]\nname = \"my-app\"\nversion = \"1\"\n\
         [build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n";
+
+    #[test]
+    fn only_primary_poetry_sources_stand_in_for_the_default_index() {
+        let poetry = |priority: &str| {
+            format!(
+                "[tool.poetry]\nname = \"a\"\nversion = \"1\"\n\
+                 [tool.poetry.dependencies]\npython = \">=3.11\"\n\
+                 [[tool.poetry.source]]\nname = \"extra\"\nurl = \"http://127.0.0.1:1/simple/\"\n{priority}"
+            )
+        };
+        for priority in ["priority = \"supplemental\"\n", "priority = \"explicit\"\n"] {
+            let (_d, p) = load(&poetry(priority), &[]);
+            assert!(project_indexes(&p, &[]).is_empty(), "{priority}");
+        }
+        for priority in ["", "priority = \"primary\"\n"] {
+            let (_d, p) = load(&poetry(priority), &[]);
+            let urls = project_indexes(&p, &[]);
+            assert_eq!(urls.len(), 1, "{priority}");
+            assert_eq!(urls[0].as_str(), "http://127.0.0.1:1/simple/");
+        }
+    }
 
     #[test]
     fn a_single_console_script_is_the_entrypoint() {

@@ -10,9 +10,20 @@ use crate::FetchError;
 /// Entries are immutable. They are verified when read (a corrupt entry is
 /// removed and reported as absent, so it is fetched again) and written through
 /// a temporary file plus an atomic rename.
+///
+/// Each use of an entry sets its modification time to now ([`Cache::get`],
+/// [`Cache::keyed_dir`], [`Cache::touch`]): `lockship cache prune
+/// --older-than` removes by that time, so what a recent build used stays.
+/// An open cache holds a shared lock on `ROOT/.lock` for as long as it (or a
+/// clone) lives; pruning takes it exclusively ([`crate::prune`]), so it
+/// never runs beside a build.
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    /// `ROOT/.lock`, locked shared while any clone lives (`None` where the
+    /// file system has no locks, or the cache is read-only: there, pruning
+    /// cannot lock either and refuses).
+    _lock: std::sync::Arc<Option<std::fs::File>>,
 }
 
 impl Cache {
@@ -26,7 +37,11 @@ impl Cache {
                 source,
             })?;
         }
-        Ok(Cache { root })
+        let lock = shared_lock(&root);
+        Ok(Cache {
+            root,
+            _lock: std::sync::Arc::new(lock),
+        })
     }
 
     /// The cache's root directory.
@@ -54,6 +69,7 @@ impl Cache {
         let mut reader = HashingReader::new(file);
         io::copy(&mut reader, &mut io::sink())?;
         if reader.hex_digest() == sha256.to_ascii_lowercase() {
+            touch(&path);
             Ok(Some(path))
         } else {
             // Corrupt (truncated by hand, disk error): drop it so it is fetched again.
@@ -160,14 +176,51 @@ impl Cache {
 
     /// A directory for derived artifacts keyed by an arbitrary string key
     /// (for example, an unpacked tree keyed by the hashes of its inputs).
+    /// Asking for it counts as a use: if it exists, its modification time
+    /// becomes now, so pruning by age keeps it.
     pub fn keyed_dir(&self, namespace: &str, key: &str) -> PathBuf {
-        self.root.join("keyed").join(namespace).join(key)
+        let path = self.root.join("keyed").join(namespace).join(key);
+        touch(&path);
+        path
+    }
+
+    /// Marks `path` (an entry of this cache) as used now, for pruning by
+    /// age. A missing path, or one outside the cache, is left alone.
+    pub fn touch(&self, path: &Path) {
+        if path.starts_with(&self.root) {
+            touch(path);
+        }
     }
 
     /// A fresh temporary directory inside the cache, on the same file system
     /// as the entries, so finished work can be renamed into place.
     pub fn temp_dir(&self) -> Result<tempfile::TempDir, FetchError> {
         Ok(tempfile::TempDir::new_in(self.root.join("tmp"))?)
+    }
+}
+
+/// `ROOT/.lock`, locked shared (waiting while a prune holds it).
+fn shared_lock(root: &Path) -> Option<std::fs::File> {
+    let file = crate::prune::open_lock(root)
+        .ok()
+        .or_else(|| std::fs::File::open(root.join(crate::prune::LOCK_FILE)).ok())?;
+    file.lock_shared().ok()?;
+    Some(file)
+}
+
+/// Sets `path`'s modification time to now (its last use), without following
+/// a link. Best effort: a read-only cache still works, it only prunes by
+/// creation time.
+fn touch(path: &Path) {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_symlink() {
+            return;
+        }
+        let now = std::fs::FileTimes::new().set_modified(std::time::SystemTime::now());
+        // Read-only is enough: the owner may set the times of any file.
+        if let Ok(file) = std::fs::File::open(path) {
+            let _ = file.set_times(now);
+        }
     }
 }
 

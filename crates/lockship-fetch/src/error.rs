@@ -105,6 +105,13 @@ pub enum FetchError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A cache entry to prune resolves outside the cache (a link planted in
+    /// it, or a directory moved under it); nothing was removed there.
+    #[error("Refusing to remove `{}`: it resolves outside the cache", path.display())]
+    CacheEscape {
+        /// The entry.
+        path: PathBuf,
+    },
     /// A SHA-256 that is not 64 hex digits.
     #[error("`{value}` is not a SHA-256 (64 hex digits)")]
     BadSha256 {
@@ -143,6 +150,9 @@ impl FetchError {
             ),
             FetchError::UnsafeFileName { .. } | FetchError::BadSha256 { .. } => Some(
                 "lockship never uses a value from a lock or an index as a path; regenerate the lock with the tool that wrote it and check who changed this entry".into(),
+            ),
+            FetchError::CacheEscape { .. } => Some(
+                "something inside the cache links outside it; remove that link by hand and check who planted it".into(),
             ),
             FetchError::Status { .. } | FetchError::Unreachable { .. } => {
                 Some("check the URL and the network, then try again".into())

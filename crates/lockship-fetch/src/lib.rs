@@ -29,6 +29,7 @@ mod cache;
 mod client;
 mod error;
 mod names;
+pub mod prune;
 
 pub use cache::{sha256_hex, Cache, Expected, HashingReader};
 pub use client::{

@@ -73,8 +73,9 @@ fn index_json(manifests: Vec<Descriptor>) -> Vec<u8> {
     to_json(&ImageIndex::new(manifests))
 }
 
-/// Normalise a tag for use as a reference: check it and add `:latest` when no tag is given.
-pub(crate) fn normalize_tag(tag: &str) -> Result<String, OciError> {
+/// Normalise an image name for use as a reference: check it and add `:latest` when no tag is
+/// given (`app` is `app:latest`).
+pub fn normalize_tag(tag: &str) -> Result<String, OciError> {
     let bad = |reason| OciError::InvalidTag {
         tag: tag.to_string(),
         reason,

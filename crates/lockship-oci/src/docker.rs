@@ -92,6 +92,36 @@ pub fn load_into_docker(image: &Image, tag: &str) -> Result<(), OciError> {
     Ok(())
 }
 
+/// Give an image the engine holds as `source` one more name, `target`
+/// (`POST /images/{source}/tag`), as `docker tag` does: a second `-t` costs no
+/// second load.
+pub fn tag_in_docker(source: &str, target: &str) -> Result<(), OciError> {
+    let source = normalize_tag(source)?;
+    let target = normalize_tag(target)?;
+    let socket = docker_socket()?;
+    // `normalize_tag` leaves `REPO:TAG`, the tag after the last `:`.
+    let (repo, tag) = target.rsplit_once(':').unwrap_or((&target, "latest"));
+    let query = |s: &str| {
+        s.replace('%', "%25")
+            .replace('/', "%2F")
+            .replace(':', "%3A")
+    };
+    let path = format!(
+        "/images/{source}/tag?repo={}&tag={}",
+        query(repo),
+        query(tag)
+    );
+    let resp = request(&socket, "POST", &path, None, Some(Duration::from_secs(60)))?;
+    if !(200..300).contains(&resp.status) {
+        return Err(api_error(
+            &socket,
+            &format!("POST /images/{source}/tag"),
+            &resp,
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) struct Body<'a> {
     pub(crate) content_type: &'static str,
     pub(crate) len: u64,

@@ -70,7 +70,10 @@ pub mod spec;
 mod testutil;
 mod validate;
 
-pub use docker::{docker_available, docker_socket, load_into_docker, DEFAULT_SOCKET};
+pub use archive::normalize_tag;
+pub use docker::{
+    docker_available, docker_socket, load_into_docker, tag_in_docker, DEFAULT_SOCKET,
+};
 pub use error::OciError;
 pub use image::{index_json, rfc3339, History, Image, ImageConfig};
 pub use output::{write_index_output, write_output, Output, WriteSummary};

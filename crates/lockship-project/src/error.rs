@@ -33,6 +33,25 @@ pub enum ProjectError {
         /// What the parser said.
         message: String,
     },
+    /// `[tool.lockship]` (or a table in it) has a key lockship does not read.
+    #[error(
+        "Unknown key `{key}` in `[{table}]`{} (`{}`{})",
+        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default(),
+        path.display(),
+        line.map(|l| format!(", line {l}")).unwrap_or_default()
+    )]
+    UnknownSetting {
+        /// The `pyproject.toml`.
+        path: PathBuf,
+        /// The 1-based line of the key, when it is written under the table's header.
+        line: Option<usize>,
+        /// The table, `tool.lockship` or `tool.lockship.sandbox-limits`.
+        table: &'static str,
+        /// The key as written.
+        key: String,
+        /// The known key it probably meant.
+        suggestion: Option<&'static str>,
+    },
     /// A value in a file is not what the format allows.
     #[error("Invalid `{key}` in `{}`: {message}", path.display())]
     Invalid {
@@ -92,6 +111,18 @@ pub enum ProjectError {
         line: usize,
         /// The option as written.
         option: String,
+    },
+    /// A line of a requirements file used as a lock does not pin one version
+    /// (`==` or `===`, here or in a `-c` constraints file): installing it
+    /// would need a resolution, so the image would not be reproducible.
+    #[error("`{requirement}` at line {line} of `{}` is not pinned to one version", path.display())]
+    UnpinnedRequirement {
+        /// The requirements file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// The requirement as written.
+        requirement: String,
     },
     /// A requirements file includes (`-r`/`-c`) a file outside the project.
     #[error("`{}` line {line} includes `{include}`, which is outside the project directory `{}`", path.display(), project.display())]
@@ -223,6 +254,9 @@ impl ProjectError {
             Self::UnsupportedLockVersion { supported, .. } => Some(format!(
                 "this lockship reads {supported}; regenerate the lockfile with a matching tool version"
             )),
+            Self::UnpinnedRequirement { requirement, .. } => Some(format!(
+                "pin it as `name==version`, or compile the whole file with its transitive dependencies: `uv pip compile --generate-hashes requirements.in -o requirements.txt` (or `pip-compile --generate-hashes`) and lock `{requirement}` there"
+            )),
             Self::UnsupportedRequirementsOption { .. } => Some(
                 "generate a flat, pinned file with `uv pip compile --generate-hashes` or `pip-compile --generate-hashes`"
                     .into(),
@@ -249,6 +283,25 @@ impl ProjectError {
                 "no real lockfile is this large; check that `--lockfile` names a lockfile, and regenerate it"
                     .into(),
             ),
+            Self::UnknownSetting {
+                table,
+                key,
+                suggestion,
+                ..
+            } => {
+                let known: Vec<String> = crate::settings::known_keys(table)
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect();
+                Some(format!(
+                    "{}`[{table}]` takes {}; each is described in the README's `[tool.lockship]` table",
+                    match suggestion {
+                        Some(s) => format!("rename `{key}` to `{s}`, or remove it; "),
+                        None => format!("remove `{key}`; "),
+                    },
+                    known.join(", ")
+                ))
+            }
             Self::InvalidPythonVersion { .. } => {
                 Some("give a full Python version such as `3.11.9`".into())
             }

@@ -87,9 +87,10 @@ pub const MAX_LOCK_BYTES: u64 = 64 << 20;
 /// Which lockfile to read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum LockSelection {
-    /// The first of [`LOCKFILES`], then of [`REQUIREMENTS_FILES`], in the
-    /// project directory; for a uv workspace member without a lock of its
-    /// own, the workspace root's `uv.lock`.
+    /// For a uv workspace member (or root), the workspace root's `uv.lock`;
+    /// else the first of [`LOCKFILES`], then of [`REQUIREMENTS_FILES`], in
+    /// the project directory. A requirements file that names no package but
+    /// the project itself (`.`, `-e .`) is not a lock and is passed over.
     #[default]
     Auto,
     /// This file (`--lockfile`), relative to the project directory unless
@@ -141,21 +142,28 @@ impl Project {
                 Ok((path, kind))
             }
             LockSelection::Auto => {
-                let own = LOCKFILES
-                    .iter()
-                    .map(|(name, kind)| (self.dir.join(name), *kind))
-                    .chain(
-                        REQUIREMENTS_FILES
-                            .iter()
-                            .map(|name| (self.dir.join(name), LockKind::Requirements)),
-                    )
-                    .find(|(path, _)| path.is_file());
-                let workspace = || {
-                    let root = &self.workspace.as_ref()?.root;
-                    let lock = root.join("uv.lock");
+                // A uv workspace has one lock, at its root: `uv sync
+                // --package` reads it whatever the member's directory holds.
+                let workspace = self.workspace.as_ref().and_then(|ws| {
+                    let lock = ws.root.join("uv.lock");
                     lock.is_file().then_some((lock, LockKind::Uv))
+                });
+                let own = || {
+                    LOCKFILES
+                        .iter()
+                        .map(|(name, kind)| (self.dir.join(name), *kind))
+                        .chain(
+                            REQUIREMENTS_FILES
+                                .iter()
+                                .map(|name| (self.dir.join(name), LockKind::Requirements)),
+                        )
+                        .find(|(path, kind)| {
+                            path.is_file()
+                                && (*kind != LockKind::Requirements
+                                    || requirements::pins_anything(path))
+                        })
                 };
-                own.or_else(workspace).ok_or_else(|| ProjectError::NoLock {
+                workspace.or_else(own).ok_or_else(|| ProjectError::NoLock {
                     dir: self.dir.clone(),
                     poetry: self.poetry.is_some() && self.format == ProjectFormat::Poetry,
                 })

@@ -60,6 +60,8 @@ struct RawDirectory {
 struct RawArchive {
     url: Option<String>,
     path: Option<String>,
+    #[serde(default)]
+    hashes: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +99,14 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
         let version = entry.version(p.version)?;
         let bad = |m: String| ProjectError::invalid(path, &format!("package `{name}`"), m);
         let url = |u: &str| Url::parse(u).map_err(|e| bad(format!("bad URL `{u}`: {e}")));
+        // An archive's hash checks the archive's own file.
+        let archive_sha256 = entry.sha256(
+            "archive.hashes.sha256",
+            p.archive
+                .as_ref()
+                .and_then(|a| a.hashes.get("sha256"))
+                .map(|h| h.to_ascii_lowercase()),
+        )?;
         let source = if let Some(vcs) = p.vcs {
             PackageSource::Git {
                 url: vcs
@@ -158,7 +168,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
             source,
             wheels,
             sdist,
-            hashes: Vec::new(),
+            hashes: archive_sha256.into_iter().collect(),
             dependencies: Vec::new(),
             optional_dependencies: BTreeMap::new(),
             marker: p.marker,

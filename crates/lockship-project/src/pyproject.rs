@@ -122,6 +122,11 @@ pub struct Project {
     pub name: Option<String>,
     /// Its version, as written.
     pub version: Option<String>,
+    /// Its one-line `description`.
+    pub description: Option<String>,
+    /// Its `license` when it is an SPDX expression (PEP 639, or Poetry's
+    /// `license = "MIT"`); a `{ text = ... }` or `{ file = ... }` table is not one.
+    pub license: Option<String>,
     /// `requires-python` (or Poetry's `python` dependency), as written.
     pub requires_python: Option<String>,
     /// Main dependencies.
@@ -153,6 +158,8 @@ pub struct Project {
 struct RawPep621 {
     name: Option<String>,
     version: Option<String>,
+    description: Option<String>,
+    license: Option<toml::Value>,
     requires_python: Option<String>,
     #[serde(default)]
     dependencies: Vec<String>,
@@ -179,6 +186,8 @@ enum GroupEntry {
 struct RawPoetry {
     name: Option<String>,
     version: Option<String>,
+    description: Option<String>,
+    license: Option<toml::Value>,
     #[serde(default)]
     dependencies: toml::Table,
     #[serde(default)]
@@ -249,8 +258,9 @@ impl Project {
     }
 
     fn from_str_at(dir: &Path, path: &Path, text: &str) -> Result<Self, ProjectError> {
-        let raw: RawPyproject = crate::error::parse_toml(path, text)?;
         let table: toml::Table = crate::error::parse_toml(path, text)?;
+        crate::settings::check_lockship_keys(path, text, &table)?;
+        let raw: RawPyproject = crate::error::parse_toml(path, text)?;
         let RawTool {
             poetry,
             uv,
@@ -270,6 +280,8 @@ impl Project {
             workspace: None,
             name: None,
             version: None,
+            description: None,
+            license: None,
             requires_python: None,
             dependencies: Vec::new(),
             optional_dependencies: BTreeMap::new(),
@@ -285,6 +297,12 @@ impl Project {
         if let Some(p) = raw.project {
             project.name = p.name.as_deref().map(normalize_name);
             project.version = p.version;
+            project.description = p.description;
+            project.license = p
+                .license
+                .as_ref()
+                .and_then(|l| l.as_str())
+                .map(str::to_string);
             project.requires_python = p.requires_python;
             project.dependencies = pep508_all(path, &p.dependencies)?;
             for (extra, reqs) in &p.optional_dependencies {
@@ -316,6 +334,16 @@ fn read_poetry(project: &mut Project, path: &Path, poetry: RawPoetry) -> Result<
     }
     if project.version.is_none() {
         project.version = poetry.version.clone();
+    }
+    if project.description.is_none() {
+        project.description = poetry.description.clone();
+    }
+    if project.license.is_none() {
+        project.license = poetry
+            .license
+            .as_ref()
+            .and_then(|l| l.as_str())
+            .map(str::to_string);
     }
     let (main, optional) = poetry_deps(path, &poetry.dependencies)?;
     if project.requires_python.is_none() {
@@ -631,11 +659,18 @@ mod tests {
     #[test]
     fn misspelt_lockship_setting_names_the_line() {
         let err = load("[project]\nname = 'a'\n\n[tool.lockship]\ncomand = ['a']\n").unwrap_err();
-        let ProjectError::Toml { line, message, .. } = &err else {
+        let ProjectError::UnknownSetting {
+            line,
+            key,
+            suggestion,
+            ..
+        } = &err
+        else {
             panic!("{err:?}")
         };
         assert_eq!(*line, Some(5));
-        assert!(message.contains("unknown field `comand`"), "{message}");
+        assert_eq!(key, "comand");
+        assert_eq!(suggestion.as_deref(), Some("command"));
     }
 
     #[test]

@@ -27,6 +27,38 @@ pub(crate) fn any_requirements_file(dir: &Path) -> bool {
     REQUIREMENTS_FILES.iter().any(|f| dir.join(f).is_file())
 }
 
+/// Whether a requirements file names anything to install besides the
+/// project itself: a requirement, or an `-r`/`-c` include. A file of only
+/// `.` or `-e .` lines (how some projects say "install this directory")
+/// pins nothing and is no lock. An unreadable file counts as one, so that
+/// reading it reports the error.
+pub(crate) fn pins_anything(path: &Path) -> bool {
+    let Ok(text) = crate::error::read_capped(path, crate::MAX_LOCK_BYTES) else {
+        return true;
+    };
+    logical_lines(&text).iter().any(|(_, line)| {
+        let mut tokens = line.split_whitespace();
+        match tokens.next() {
+            Some("-e" | "--editable") => !tokens.next().is_some_and(is_project_itself),
+            Some(first) if first.starts_with("--editable=") => {
+                !is_project_itself(&first["--editable=".len()..])
+            }
+            Some(first) if first.starts_with("-r") || first.starts_with("--requirement") => true,
+            Some(first) if first.starts_with("-c") || first.starts_with("--constraint") => true,
+            Some(first) if first.starts_with('-') => false,
+            Some(first) => !is_project_itself(first),
+            None => false,
+        }
+    })
+}
+
+/// Whether a requirement names the project's own directory (`.`, `./`,
+/// `file:.`, with or without extras).
+fn is_project_itself(token: &str) -> bool {
+    let path = token.split_once('[').map_or(token, |(p, _)| p);
+    matches!(path, "." | "./" | "file:." | "file:./")
+}
+
 /// Read a requirements file on its own: includes must stay in its directory.
 #[cfg(test)]
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
@@ -50,7 +82,7 @@ struct Reader {
     stack: Vec<PathBuf>,
 }
 
-/// Read a requirements file. Every requirement must be pinned with `==`
+/// Read a requirements file. Every requirement must be pinned with `==` or `===`
 /// (here or in a `-c` constraints file) or be a direct URL. `-r` and `-c`
 /// includes are followed when they stay inside `project_dir`; `-f` and
 /// editable installs other than the project itself (`-e .`) are refused.
@@ -182,7 +214,7 @@ fn read_file(
                     read_file(reader, &included, &text, project, as_constraints)?;
                     reader.stack.pop();
                 }
-                "-e" | "--editable" if matches!(value.as_deref(), Some("." | "./" | "file:.")) => {}
+                "-e" | "--editable" if value.as_deref().is_some_and(is_project_itself) => {}
                 "--trusted-host" => {}
                 "--pre" | "--prefer-binary" | "--no-index" | "--only-binary" | "--no-binary"
                 | "--require-hashes" => {}
@@ -194,6 +226,10 @@ fn read_file(
                     })
                 }
             }
+            continue;
+        }
+        // The project itself is installed from its directory, not the lock.
+        if is_project_itself(first) {
             continue;
         }
         let mut hashes = Vec::new();
@@ -230,12 +266,15 @@ fn read_file(
     Ok(())
 }
 
-/// The `==` pin of a requirement, if it has exactly one.
+/// The pin of a requirement, if it has exactly one: `==` with no wildcard,
+/// or PEP 440's arbitrary equality `===` (pip counts both as pinned, e.g.
+/// for `--require-hashes`).
 fn pin_of(req: &uv_pep508::Requirement<uv_pep508::VerbatimUrl>) -> Option<String> {
+    use uv_pep508::uv_pep440::Operator;
     match &req.version_or_url {
         Some(uv_pep508::VersionOrUrl::VersionSpecifier(specs)) if specs.len() == 1 => specs
             .iter()
-            .find(|s| *s.operator() == uv_pep508::uv_pep440::Operator::Equal)
+            .find(|s| matches!(s.operator(), Operator::Equal | Operator::ExactEqual))
             .map(|s| s.version().to_string()),
         _ => None,
     }
@@ -244,7 +283,6 @@ fn pin_of(req: &uv_pep508::Requirement<uv_pep508::VerbatimUrl>) -> Option<String
 /// A requirement line as a locked package, pinned by itself or by its constraint.
 fn package_of(line: &Line, constraint: Option<&Line>) -> Result<LockedPackage, ProjectError> {
     let path = line.path.as_path();
-    let bad = |m: String| ProjectError::invalid(path, &format!("line {}", line.line), m);
     let req = &line.req;
     let name = req.name.to_string();
     let entry = crate::validate::Entry {
@@ -272,7 +310,11 @@ fn package_of(line: &Line, constraint: Option<&Line>) -> Result<LockedPackage, P
                 };
                 allowed.then_some(pin)
             });
-            let version = pinned.ok_or_else(|| bad(format!("`{name}` is not pinned with `==`")))?;
+            let version = pinned.ok_or_else(|| ProjectError::UnpinnedRequirement {
+                path: path.to_path_buf(),
+                line: line.line,
+                requirement: req.to_string(),
+            })?;
             if own.is_none() && hashes.is_empty() {
                 hashes = constraint.map(|c| c.hashes.clone()).unwrap_or_default();
             }
@@ -426,11 +468,23 @@ mod tests {
 
     #[test]
     fn unpinned_and_unknown_options_are_refused() {
-        let err = parse(Path::new("requirements.txt"), "requests>=2\n").unwrap_err();
+        let err = parse(Path::new("requirements.txt"), "a==1\nrequests>=2\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Invalid `line 1` in `requirements.txt`: `requests` is not pinned with `==`"
+            "`requests>=2` at line 2 of `requirements.txt` is not pinned to one version"
         );
+        assert!(
+            err.hint().unwrap().contains("uv pip compile"),
+            "{:?}",
+            err.hint()
+        );
+        for unpinned in ["cryptography\n", "b==1.*\n", "c===1.0,<2\n"] {
+            let err = parse(Path::new("requirements.txt"), unpinned).unwrap_err();
+            assert!(
+                matches!(err, ProjectError::UnpinnedRequirement { line: 1, .. }),
+                "{unpinned:?}: {err}"
+            );
+        }
         let err = parse(Path::new("requirements.txt"), "a==1\n-f ./wheels\n").unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -494,6 +548,29 @@ mod tests {
             }]
         );
         assert!(lock.warnings[0].to_string().starts_with("1 of 3 packages"));
+    }
+
+    #[test]
+    fn arbitrary_equality_and_spaced_pins_are_pins() {
+        // `===` is PEP 440's arbitrary equality; pip counts it as a pin.
+        let lock = parse(
+            Path::new("requirements.txt"),
+            "cryptography===48.0.1\npytest== 9.0.3\nfrappe-client==0.1.0.dev0\n",
+        )
+        .unwrap();
+        let pins: Vec<String> = lock
+            .packages
+            .iter()
+            .map(|p| format!("{}=={}", p.name, p.version.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            pins,
+            [
+                "cryptography==48.0.1",
+                "pytest==9.0.3",
+                "frappe-client==0.1.0.dev0"
+            ]
+        );
     }
 
     #[test]

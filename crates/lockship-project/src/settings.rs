@@ -1,6 +1,8 @@
-//! `[tool.lockship]` and `[tool.uv]` index settings.
+//! `[tool.lockship]` and `[tool.uv]` index settings, and the check that
+//! names an unknown `[tool.lockship]` key and the key it probably meant.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -44,6 +46,10 @@ pub struct LockshipSettings {
     pub build_env: BTreeMap<String, String>,
     /// The Python version of the image, e.g. `3.11`.
     pub python: Option<String>,
+    /// Where the image's Python comes from: `debian` or `standalone`.
+    pub python_source: Option<String>,
+    /// The base URL of python-build-standalone releases to download from.
+    pub python_mirror: Option<String>,
     /// A base image to build on instead of lockship's own runtime.
     pub base_image: Option<String>,
     /// The package index to use instead of the default.
@@ -65,6 +71,10 @@ pub struct LockshipSettings {
     /// (unset: on; `false` is `--no-strip`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strip: Option<bool>,
+    /// The default repository, `HOST[:PORT]/NAMESPACE`: `build --push` sends a
+    /// tag without a registry to `REPO/NAME:TAG` (as ko's `KO_DOCKER_REPO`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
 }
 
 /// `[tool.lockship.sandbox-limits]`: each field overrides one default limit
@@ -110,12 +120,15 @@ impl Default for LockshipSettings {
             build_packages: Vec::new(),
             build_env: BTreeMap::new(),
             python: None,
+            python_source: None,
+            python_mirror: None,
             base_image: None,
             index_url: None,
             extra_index_urls: Vec::new(),
             include_secrets: false,
             sandbox_limits: SandboxLimits::default(),
             strip: None,
+            repo: None,
         }
     }
 }
@@ -197,9 +210,243 @@ pub struct UvIndex {
     pub explicit: bool,
 }
 
+/// Keys people bring from Dockerfiles and other tools, and the
+/// `[tool.lockship]` key that does the same (an edit distance cannot see these).
+const ALIASES: &[(&str, &str)] = &[
+    ("entrypoint", "command"),
+    ("entry-point", "command"),
+    ("script", "command"),
+    ("run", "command"),
+    ("args", "cmd"),
+    ("arguments", "cmd"),
+    ("expose", "ports"),
+    ("port", "ports"),
+    ("environment", "env"),
+    ("label", "labels"),
+    ("working-dir", "workdir"),
+    ("working-directory", "workdir"),
+    ("cwd", "workdir"),
+    ("base", "base-image"),
+    ("from", "base-image"),
+    ("image", "base-image"),
+    ("python-version", "python"),
+    ("apt-packages", "system-packages"),
+    ("packages", "system-packages"),
+    ("index", "index-url"),
+    ("extra-index-url", "extra-index-urls"),
+    ("registry", "repo"),
+    ("repository", "repo"),
+];
+
+/// Checks the keys of `[tool.lockship]` (and its `sandbox-limits` table)
+/// in the parsed `pyproject.toml` at `path` before it is read into
+/// [`LockshipSettings`], so that a misspelt key is named with the key it
+/// probably meant, rather than reported as a TOML error.
+pub(crate) fn check_lockship_keys(
+    path: &Path,
+    text: &str,
+    document: &toml::Table,
+) -> Result<(), crate::ProjectError> {
+    let Some(toml::Value::Table(table)) = document
+        .get("tool")
+        .and_then(|t| t.as_table())
+        .and_then(|t| t.get("lockship"))
+    else {
+        return Ok(());
+    };
+    let mut checks = vec![(LOCKSHIP, table)];
+    if let Some(toml::Value::Table(limits)) = table.get("sandbox-limits") {
+        checks.push((SANDBOX_LIMITS, limits));
+    }
+    for (name, table) in checks {
+        let known = known_keys(name);
+        if let Some(key) = table.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(crate::ProjectError::UnknownSetting {
+                path: path.to_path_buf(),
+                line: key_line(text, name, key),
+                table: name,
+                key: key.clone(),
+                suggestion: suggest(key, known),
+            });
+        }
+    }
+    Ok(())
+}
+
+const LOCKSHIP: &str = "tool.lockship";
+const SANDBOX_LIMITS: &str = "tool.lockship.sandbox-limits";
+
+/// The keys the table `name` takes (`tool.lockship`, `tool.lockship.sandbox-limits`).
+pub(crate) fn known_keys(name: &str) -> &'static [&'static str] {
+    match name {
+        SANDBOX_LIMITS => struct_fields::<SandboxLimits>(),
+        _ => struct_fields::<LockshipSettings>(),
+    }
+}
+
+/// The key of `known` that `key` probably meant: a known alias, else the
+/// nearest by edit distance (after `_` becomes `-` and case is dropped),
+/// when it is near enough to be a typo.
+fn suggest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let key = key.to_ascii_lowercase().replace('_', "-");
+    if let Some(k) = known.iter().find(|k| **k == key) {
+        return Some(k);
+    }
+    if let Some((_, to)) = ALIASES.iter().find(|(from, _)| *from == key) {
+        if let Some(k) = known.iter().find(|k| *k == to) {
+            return Some(k);
+        }
+    }
+    // `memory` for `memory-mib`: the key without its unit.
+    if let Some(k) = known.iter().find(|k| {
+        k.strip_prefix(key.as_str())
+            .is_some_and(|rest| rest.starts_with('-'))
+    }) {
+        return Some(k);
+    }
+    known
+        .iter()
+        .map(|k| (edit_distance(&key, k), *k))
+        .filter(|(d, k)| *d <= (k.len().max(key.len()) / 3).max(2))
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance between two short ASCII-ish strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The 1-based line where `key` is set in the table `[name]`, when written
+/// as `key = ...` under the table's header.
+fn key_line(text: &str, name: &str, key: &str) -> Option<usize> {
+    let header = format!("[{name}]");
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line.split('#').next().unwrap_or("").trim() == header;
+            continue;
+        }
+        let written = line
+            .strip_prefix(key)
+            .or_else(|| line.strip_prefix(&format!("\"{key}\"")));
+        if inside && written.is_some_and(|rest| rest.trim_start().starts_with(['=', '.'])) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// The field names `T`'s derived `Deserialize` accepts (its serde renames
+/// applied), so that the known keys are never a second list to keep in step.
+fn struct_fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> de::Deserializer<'de> for Fields<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("fields read"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Fields(&mut fields));
+    fields
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(tool: &str) -> Result<(), crate::ProjectError> {
+        let text = format!("[project]\nname = 'a'\n\n[tool.lockship]\n{tool}");
+        let document: toml::Table = toml::from_str(&text).unwrap();
+        check_lockship_keys(Path::new("pyproject.toml"), &text, &document)
+    }
+
+    #[test]
+    fn unknown_lockship_keys_name_the_key_they_probably_meant() {
+        let err = check("command = ['app']\nentrypoint = ['python', '-m', 'app']\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("nknown key `entrypoint` in `[tool.lockship]`; did you mean `command`?"),
+            "{text}"
+        );
+        assert!(text.contains("line 6"), "{text}");
+        assert!(!text.contains("Invalid TOML"), "{text}");
+        let hint = err.hint().unwrap();
+        assert!(!hint.contains("regenerate"), "{hint}");
+        assert!(hint.contains("`base-image`"), "{hint}");
+        // Typos by edit distance, `_` for `-`, and sub-tables.
+        let meant = |tool: &str| match check(tool).unwrap_err() {
+            crate::ProjectError::UnknownSetting { suggestion, .. } => suggestion,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(meant("comand = ['a']\n"), Some("command"));
+        assert_eq!(meant("base_image = 'x'\n"), Some("base-image"));
+        assert_eq!(meant("sytem-packages = ['x']\n"), Some("system-packages"));
+        assert_eq!(meant("expose = [80]\n"), Some("ports"));
+        assert_eq!(meant("flavour-of-the-day = 1\n"), None);
+        let err = check("[tool.lockship.sandbox-limits]\nmemory = 1\n").unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "`memory` in `[tool.lockship.sandbox-limits]`; did you mean `memory-mib`?"
+            ),
+            "{err}"
+        );
+        // Every key the settings read passes.
+        check("command = ['a']\ncmd = []\nports = [80]\nenv = {}\nlabels = {}\nworkdir = '/'\nuser = 'a'\nvenv = '/v'\nsystem-packages = []\nbuild-packages = []\nbuild-env = {}\npython = '3.11'\nbase-image = 'x'\nindex-url = 'http://127.0.0.1/'\nextra-index-urls = []\ninclude-secrets = false\nstrip = true\nrepo = '127.0.0.1:5000/team'\n[tool.lockship.sandbox-limits]\nprocesses = 1\n").unwrap();
+    }
+
+    #[test]
+    fn the_known_keys_are_the_fields_serde_reads() {
+        let fields = struct_fields::<LockshipSettings>();
+        assert!(fields.contains(&"base-image"), "{fields:?}");
+        assert!(fields.contains(&"sandbox-limits"), "{fields:?}");
+        assert!(!fields.contains(&"base_image"), "{fields:?}");
+        assert_eq!(
+            struct_fields::<SandboxLimits>(),
+            [
+                "processes",
+                "memory-mib",
+                "file-size-mib",
+                "cpu-seconds",
+                "wall-seconds"
+            ]
+        );
+    }
 
     #[test]
     fn lockship_settings_parse_and_refuse_unknown_keys() {

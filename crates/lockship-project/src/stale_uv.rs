@@ -17,8 +17,13 @@
 //!   on both sides; for a project without `[project]`, the lock's
 //!   `[manifest]` groups;
 //! - `[manifest]` `constraints` and `overrides` with `[tool.uv]`
-//!   `constraint-dependencies` and `override-dependencies`;
+//!   `constraint-dependencies` and `override-dependencies`, which uv reads
+//!   from the workspace root's `pyproject.toml` only (a member's own are
+//!   ignored);
 //! - `[manifest] members` with the workspace's members.
+//!
+//! A member's `[tool.uv.sources]` are the workspace root's, overridden
+//! name by name by its own, as uv merges them.
 //!
 //! A dependency whose source in `[tool.uv.sources]` is a list (sources
 //! chosen by marker) is compared by name only, since uv splits it into one
@@ -45,8 +50,38 @@ struct Normalizer {
     empty_groups: bool,
 }
 
+/// The `pyproject.toml` that holds the workspace-wide `[tool.uv]`
+/// settings: the workspace root's, for a member below it.
+struct WorkspaceSettings {
+    path: std::path::PathBuf,
+    raw: toml::Table,
+}
+
+impl WorkspaceSettings {
+    fn of(project: &Project) -> WorkspaceSettings {
+        let own = || WorkspaceSettings {
+            path: project.pyproject.clone(),
+            raw: project.raw.clone(),
+        };
+        let Some(ws) = project
+            .workspace
+            .as_ref()
+            .filter(|_| project.is_member_below_root())
+        else {
+            return own();
+        };
+        let path = ws.root.join("pyproject.toml");
+        // The root was read when the workspace was found; should it have
+        // gone since, the member's own settings are all there is.
+        match crate::error::read(&path).and_then(|t| crate::error::parse_toml(&path, &t)) {
+            Ok(raw) => WorkspaceSettings { path, raw },
+            Err(_) => own(),
+        }
+    }
+}
+
 impl Normalizer {
-    fn new(lock: &Lock, project: &Project) -> Self {
+    fn new(lock: &Lock, project: &Project, settings: &WorkspaceSettings) -> Self {
         let (lower, upper) = lock
             .requires_python
             .as_deref()
@@ -60,10 +95,12 @@ impl Normalizer {
             })
             .unwrap_or((None, None));
         let mut sources = BTreeMap::new();
-        let table = tool_uv(&project.raw)
-            .and_then(|t| t.get("sources"))
-            .and_then(|s| s.as_table());
-        for (name, source) in table.into_iter().flatten() {
+        let tables = [&settings.raw, &project.raw].map(|raw| {
+            tool_uv(raw)
+                .and_then(|t| t.get("sources"))
+                .and_then(|s| s.as_table())
+        });
+        for (name, source) in tables.into_iter().flatten().flatten() {
             let kind = match source {
                 toml::Value::Table(t) => source_of(t),
                 _ => Some("*".to_string()),
@@ -260,16 +297,21 @@ fn marker_tree(marker: Option<&str>) -> MarkerTree {
         .unwrap_or_default()
 }
 
-/// `[tool.uv] <key>` requirement strings, parsed (unparsable ones left out:
-/// uv itself refuses such a project).
+/// `[tool.uv] <key>` requirement strings of a project's own
+/// `pyproject.toml`, parsed (unparsable ones left out: uv itself refuses
+/// such a project).
 fn uv_requirements(project: &Project, key: &str) -> Vec<Requirement> {
-    tool_uv(&project.raw)
+    uv_requirements_in(&project.pyproject, &project.raw, key)
+}
+
+fn uv_requirements_in(path: &std::path::Path, raw: &toml::Table, key: &str) -> Vec<Requirement> {
+    tool_uv(raw)
         .and_then(|t| t.get(key))
         .and_then(|v| v.as_array())
         .into_iter()
         .flatten()
         .filter_map(|v| v.as_str())
-        .filter_map(|r| crate::pyproject::pep508(&project.pyproject, r).ok())
+        .filter_map(|r| crate::pyproject::pep508(path, r).ok())
         .collect()
 }
 
@@ -303,8 +345,9 @@ impl Lock {
         if let Some(reason) = self.root_edges_difference(project) {
             return Some(reason);
         }
-        let n = Normalizer::new(self, project);
-        if let Some(reason) = self.manifest_difference(project, &n) {
+        let settings = WorkspaceSettings::of(project);
+        let n = Normalizer::new(self, project, &settings);
+        if let Some(reason) = self.manifest_difference(project, &settings, &n) {
             return Some(reason);
         }
         let groups = declared_groups(project);
@@ -404,7 +447,12 @@ impl Lock {
         None
     }
 
-    fn manifest_difference(&self, project: &Project, n: &Normalizer) -> Option<String> {
+    fn manifest_difference(
+        &self,
+        project: &Project,
+        settings: &WorkspaceSettings,
+        n: &Normalizer,
+    ) -> Option<String> {
         for (key, locked, what) in [
             (
                 "constraint-dependencies",
@@ -417,21 +465,10 @@ impl Lock {
                 "`[tool.uv] override-dependencies`",
             ),
         ] {
-            let reqs = uv_requirements(project, key);
-            let declared: BTreeSet<String> = reqs
-                .iter()
-                .map(|r| {
-                    let source = r.url.as_deref().map(url_kind);
-                    n.canonical(
-                        &r.name,
-                        &r.extras,
-                        r.specifier.as_deref(),
-                        source.as_deref(),
-                        marker_tree(r.marker.as_deref()),
-                    )
-                })
-                .collect();
-            let locked = n.locked(locked, &BTreeSet::new());
+            // uv lowers them with the workspace's sources, as dependencies.
+            let reqs = uv_requirements_in(&settings.path, &settings.raw, key);
+            let (declared, by_name) = n.declared_set(reqs.iter().map(|r| (r, None)));
+            let locked = n.locked(locked, &by_name);
             if let Some(reason) = set_difference(&declared, &locked, what) {
                 return Some(reason);
             }

@@ -208,6 +208,12 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
                         .and_then(|p| Path::new(p).file_name())
                         .map(|n| n.to_string_lossy().into_owned())
                 })
+                // A direct URL's `sdist = { hash = … }` names neither: its
+                // file is the source URL's.
+                .or_else(|| match &source {
+                    PackageSource::DirectUrl { url } => Some(filename_of(url)),
+                    _ => None,
+                })
                 .unwrap_or_default();
             Ok(Artifact {
                 url,

@@ -171,7 +171,7 @@ impl Project {
     }
 
     /// Whether this project is a workspace member other than the root.
-    fn is_member_below_root(&self) -> bool {
+    pub(crate) fn is_member_below_root(&self) -> bool {
         let Some(ws) = &self.workspace else {
             return false;
         };

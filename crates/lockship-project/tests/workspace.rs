@@ -241,3 +241,154 @@ fn member_missing_from_the_lock_is_stale() {
     let err = new.load_lock(&LockSelection::Auto).unwrap_err();
     assert!(matches!(err, ProjectError::StaleLock { .. }), "{err}");
 }
+
+#[test]
+fn member_decoy_requirements_file_does_not_hide_the_root_lock() {
+    // A member's own `requirements.txt` of `.` (and even one with pins) is
+    // not what `uv sync --package` reads: the workspace's `uv.lock` is.
+    let ws = workspace();
+    let api_dir = ws.path().join("apps/api");
+    let root_lock = std::fs::canonicalize(ws.path()).unwrap().join("uv.lock");
+    for decoy in [
+        ".\n",
+        "-e .\n",
+        "# the package\n.[server]\n",
+        "idna==3.20\n",
+    ] {
+        std::fs::write(api_dir.join("requirements.txt"), decoy).unwrap();
+        std::fs::write(api_dir.join("setup.py"), "import setuptools\n").unwrap();
+        let api = Project::load(&api_dir).unwrap();
+        let (lock, kind) = api.find_lock(&LockSelection::Auto).unwrap();
+        assert_eq!(
+            (lock, kind),
+            (root_lock.clone(), lockship_project::LockKind::Uv),
+            "{decoy:?}"
+        );
+        assert_eq!(closure(&api), API_CLOSURE, "{decoy:?}");
+    }
+}
+
+#[test]
+fn requirements_file_naming_only_the_project_is_not_a_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("setup.py"), "import setuptools\n").unwrap();
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "# install me\n.\n-e .\n",
+    )
+    .unwrap();
+    let app = Project::load(dir.path()).unwrap();
+    let err = app.find_lock(&LockSelection::Auto).unwrap_err();
+    assert!(matches!(err, ProjectError::NoLock { .. }), "{err}");
+    // A pinned file further down the list is the lock, and a `.` line in a
+    // real lock means the project itself, which is not a locked package.
+    std::fs::create_dir_all(dir.path().join("requirements")).unwrap();
+    std::fs::write(dir.path().join("requirements/prod.txt"), ".\nidna==3.7\n").unwrap();
+    let (path, _) = app.find_lock(&LockSelection::Auto).unwrap();
+    assert_eq!(path, dir.path().join("requirements/prod.txt"));
+    let lock = app.load_lock(&LockSelection::Auto).unwrap();
+    let names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["idna"]);
+}
+
+/// A workspace whose root holds `[tool.uv]` constraints, overrides and a
+/// source its member inherits; `SETTINGS_LOCK` was written by `uv lock`
+/// (uv 0.13.9) for it, and each case below was run through `uv lock
+/// --check` in the member's directory: the expected answer is uv's.
+const SETTINGS_ROOT: &str = r#"[project]
+name = "root"
+version = "0.1"
+requires-python = ">=3.10"
+dependencies = []
+[tool.uv]
+override-dependencies = ["six==1.16.0"]
+constraint-dependencies = ["b<9"]
+[tool.uv.workspace]
+members = ["libs/*"]
+[tool.uv.sources]
+b = { workspace = true }
+"#;
+
+const SETTINGS_MEMBER: &str = r#"[project]
+name = "a"
+version = "1.0"
+requires-python = ">=3.10"
+dependencies = ["b>=0.1"]
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+"#;
+
+const SETTINGS_LOCK: &str = r#"version = 1
+revision = 5
+requires-python = ">=3.10"
+
+[manifest]
+members = [
+    "a",
+    "b",
+    "root",
+]
+constraints = [{ name = "b", editable = "libs/b" }]
+overrides = [{ name = "six", specifier = "==1.16.0" }]
+
+[[package]]
+name = "a"
+version = "1.0"
+source = { editable = "libs/a" }
+dependencies = [
+    { name = "b" },
+]
+
+[package.metadata]
+requires-dist = [{ name = "b", editable = "libs/b" }]
+
+[[package]]
+name = "b"
+version = "0.2"
+source = { editable = "libs/b" }
+
+[[package]]
+name = "root"
+version = "0.1"
+source = { virtual = "." }
+"#;
+
+fn settings_workspace(root: &str, member: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let b = "[project]\nname = \"b\"\nversion = \"0.2\"\nrequires-python = \">=3.10\"\ndependencies = []\n";
+    for (name, text) in [
+        ("pyproject.toml", root),
+        ("libs/a/pyproject.toml", member),
+        ("libs/b/pyproject.toml", b),
+        ("uv.lock", SETTINGS_LOCK),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn member_lock(root: &str, member: &str) -> Result<(), ProjectError> {
+    let ws = settings_workspace(root, member);
+    let a = Project::load(&ws.path().join("libs/a"))?;
+    a.load_lock(&LockSelection::Auto).map(drop)
+}
+
+#[test]
+fn member_is_checked_against_the_root_constraints_overrides_and_sources() {
+    // uv lock --check: fresh. The overrides and constraints are the root's,
+    // and the member's `b` takes the root's workspace source.
+    member_lock(SETTINGS_ROOT, SETTINGS_MEMBER).unwrap();
+    // A member's own overrides are not uv's business: still fresh.
+    let own = format!("{SETTINGS_MEMBER}[tool.uv]\noverride-dependencies = [\"six==1.15.0\"]\n");
+    member_lock(SETTINGS_ROOT, &own).unwrap();
+    // The root's override changed: stale for every member.
+    let changed = SETTINGS_ROOT.replace("six==1.16.0", "six==1.17.0");
+    let err = member_lock(&changed, SETTINGS_MEMBER).unwrap_err();
+    assert!(
+        matches!(&err, ProjectError::StaleLock { reason, .. } if reason.contains("override-dependencies")),
+        "{err}"
+    );
+}

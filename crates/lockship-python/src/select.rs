@@ -144,6 +144,12 @@ pub struct PythonInputs {
     pub version_file: Option<PythonRequest>,
     /// `requires-python`, Poetry's `python`, the lock's `requires-python`.
     pub constraints: Vec<PythonConstraint>,
+    /// What pinned packages imply ([`crate::ConstraintSource::Package`]):
+    /// their files' `Requires-Python`, for a lock that records no files.
+    /// They bind like `constraints`, but do not count as the project
+    /// declaring a version: the default still applies when they allow it,
+    /// and only those that rule a version out are named in the reason.
+    pub implied: Vec<PythonConstraint>,
     /// `--python-source` or `[tool.lockship] python-source`.
     pub source: Option<PythonSource>,
     /// What to take when nothing at all declares a version (no request and
@@ -163,26 +169,74 @@ impl PythonInputs {
         .find_map(|(r, o)| r.map(|r| (r, o)))
         .or_else(|| {
             if self.constraints.is_empty() {
-                self.default.as_ref().map(|r| (r, RequestOrigin::Default))
+                self.default
+                    .as_ref()
+                    .filter(|r| self.implied.iter().all(|c| request_agrees(r, c)))
+                    .map(|r| (r, RequestOrigin::Default))
             } else {
                 None
             }
         })
     }
 
+    /// Whether some release of `major.minor` is inside every declared and
+    /// implied range.
+    pub fn allows_minor(&self, major: u64, minor: u64) -> bool {
+        allows_minor(self, major, minor)
+    }
+
+    /// The declared ranges, then the implied ones.
+    fn all_constraints(&self) -> impl Iterator<Item = &PythonConstraint> {
+        self.constraints.iter().chain(&self.implied)
+    }
+
     fn constraints_text(&self) -> String {
-        if self.constraints.is_empty() {
+        if self.constraints.is_empty() && self.implied.is_empty() {
             return "any version".into();
         }
-        self.constraints
-            .iter()
+        self.all_constraints()
             .map(PythonConstraint::describe)
             .collect::<Vec<_>>()
             .join("; ")
     }
 
     fn allows(&self, version: &PyVersion) -> bool {
-        self.constraints.iter().all(|c| c.contains(version))
+        self.all_constraints().all(|c| c.contains(version))
+    }
+
+    /// Why a version was chosen from the ranges: the declared ranges, and
+    /// the implied ones that rule out the default or `would_be`, the offer
+    /// the declared ranges alone would have chosen (at most three named).
+    fn range_reason(&self, would_be: Option<&Offer>) -> String {
+        let dropped_default = self
+            .default
+            .as_ref()
+            .filter(|_| self.constraints.is_empty());
+        let binding: Vec<String> = self
+            .implied
+            .iter()
+            .filter(|c| {
+                dropped_default.is_some_and(|d| !request_agrees(d, c))
+                    || would_be.is_some_and(|o| !c.contains(&o.version))
+            })
+            .map(PythonConstraint::describe)
+            .collect();
+        let mut parts: Vec<String> = self
+            .constraints
+            .iter()
+            .map(PythonConstraint::describe)
+            .collect();
+        parts.extend(binding.iter().take(3).cloned());
+        if binding.len() > 3 {
+            parts.push(format!("{} more packages", binding.len() - 3));
+        }
+        if parts.is_empty() {
+            return "the newest available; nothing declares a version".into();
+        }
+        if let Some(default) = dropped_default {
+            parts.push(format!("so not the default {default}"));
+        }
+        parts.join("; ")
     }
 }
 
@@ -235,7 +289,9 @@ pub fn select_python(
     let request = inputs.request();
     if let Some((request, origin)) = request {
         check_request(inputs, request, origin)?;
-    } else if !inputs.constraints.is_empty() && !(0..=40).any(|m| allows_minor(inputs, 3, m)) {
+    } else if (!inputs.constraints.is_empty() || !inputs.implied.is_empty())
+        && !(0..=40).any(|m| allows_minor(inputs, 3, m))
+    {
         return Err(PythonError::NoCommonVersion {
             constraints: inputs.constraints_text(),
         });
@@ -275,11 +331,14 @@ pub fn select_python(
             wanted: inputs.constraints_text(),
             tried: shown(&candidates),
         })?;
-        let why = if inputs.constraints.is_empty() {
-            "the newest available; nothing declares a version".to_string()
-        } else {
-            inputs.constraints_text()
-        };
+        let declared_only: Vec<&Offer> = allowed
+            .iter()
+            .copied()
+            .filter(|o| o.version.is_final())
+            .filter(|o| inputs.constraints.iter().all(|c| c.contains(&o.version)))
+            .filter(|o| !inputs.implied.is_empty() && fits_lock(&o.version))
+            .collect();
+        let why = inputs.range_reason(prefer_debian(&declared_only));
         return Ok(PythonChoice {
             version: chosen.version.clone(),
             provider: chosen.provider.clone(),
@@ -377,20 +436,26 @@ fn check_request(
     request: &PythonRequest,
     origin: RequestOrigin,
 ) -> Result<(), PythonError> {
-    let (major, minor) = request.minor_pair();
-    for c in &inputs.constraints {
-        let agrees = match request {
-            PythonRequest::Minor { .. } => c.allows_minor(major, minor),
-            PythonRequest::Exact(v) => c.contains(v),
-        };
-        if !agrees {
-            return Err(PythonError::Contradiction {
-                request: origin.describe(request),
-                constraint: c.describe(),
-            });
-        }
+    match inputs
+        .all_constraints()
+        .find(|c| !request_agrees(request, c))
+    {
+        Some(c) => Err(PythonError::Contradiction {
+            request: origin.describe(request),
+            constraint: c.describe(),
+        }),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Whether a request can be met inside a range: some release of its minor
+/// version, or its exact release.
+fn request_agrees(request: &PythonRequest, c: &PythonConstraint) -> bool {
+    let (major, minor) = request.minor_pair();
+    match request {
+        PythonRequest::Minor { .. } => c.allows_minor(major, minor),
+        PythonRequest::Exact(v) => c.contains(v),
+    }
 }
 
 /// The newest version Debian has among `offers`, else the newest standalone.

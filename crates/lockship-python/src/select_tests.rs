@@ -386,3 +386,116 @@ fn python_source_parses_and_refuses_others() {
         Err(PythonError::BadSource { .. })
     ));
 }
+
+fn pinned(name: &str, version: &str, texts: &[&str]) -> PythonConstraint {
+    let source = ConstraintSource::Package {
+        name: name.into(),
+        version: version.into(),
+    };
+    PythonConstraint::any_of(source, texts).unwrap()
+}
+
+/// Only Debian's two suites, as the build offers them.
+fn debian_offers() -> Vec<Offer> {
+    offers()
+        .into_iter()
+        .filter(|o| o.provider.source() == PythonSource::Debian)
+        .collect()
+}
+
+#[test]
+fn pinned_package_requires_python_moves_off_the_default() {
+    // Nothing declares a version, but the pinned Django needs 3.12: the
+    // default 3.11 cannot install it, so the newest allowed one is taken,
+    // and the package that set the floor is named.
+    let inputs = PythonInputs {
+        implied: vec![
+            pinned("django", "6.0.1", &[">=3.12"]),
+            pinned("idna", "3.7", &[">=3.5", ">=3.5"]),
+        ],
+        default: Some(req("3.11")),
+        ..PythonInputs::default()
+    };
+    assert!(inputs.request().is_none());
+    assert!(!inputs.allows_minor(3, 11) && inputs.allows_minor(3, 13));
+    let choice = select_python(&inputs, &debian_offers(), &all_fit).unwrap();
+    assert_eq!(choice.version, v("3.13.5"));
+    assert_eq!(
+        choice.reason,
+        "Python 3.13.5 (django 6.0.1 requires Python >=3.12; so not the default 3.11)"
+    );
+}
+
+#[test]
+fn pinned_packages_that_allow_the_default_keep_it() {
+    let inputs = PythonInputs {
+        implied: vec![
+            pinned("idna", "3.7", &[">=3.5"]),
+            pinned("six", "1.16.0", &[""]),
+        ],
+        default: Some(req("3.11")),
+        ..PythonInputs::default()
+    };
+    let choice = select_python(&inputs, &debian_offers(), &all_fit).unwrap();
+    assert_eq!(choice.version, v("3.11.2"));
+    assert_eq!(choice.origin, Some(RequestOrigin::Default));
+}
+
+#[test]
+fn pinned_package_range_narrows_a_declared_range_and_contradicts_a_request() {
+    let declared = PythonInputs {
+        constraints: vec![pyproject(">=3.10")],
+        implied: vec![pinned("numpy", "1.26.3", &["<3.13,>=3.9"])],
+        ..PythonInputs::default()
+    };
+    let choice = select_python(&declared, &debian_offers(), &all_fit).unwrap();
+    assert_eq!(choice.version, v("3.11.2"));
+    assert_eq!(
+        choice.reason,
+        "Python 3.11.2 (requires-python >=3.10 in pyproject.toml; numpy 1.26.3 requires Python <3.13,>=3.9)"
+    );
+    let asked = PythonInputs {
+        flag: Some(req("3.13")),
+        ..declared
+    };
+    let err = select_python(&asked, &debian_offers(), &all_fit).unwrap_err();
+    assert!(
+        matches!(&err, PythonError::Contradiction { constraint, .. } if constraint.contains("numpy 1.26.3")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_floor_is_named_when_only_the_suites_it_allows_are_offered() {
+    // The build reads only the suites the ranges allow, so 3.11 is not
+    // offered at all; the package that ruled the default out is still named,
+    // and the packages whose range every offer meets are not.
+    let inputs = PythonInputs {
+        implied: vec![
+            pinned("cronsim", "2.7", &[">=3.10"]),
+            pinned("django", "6.1", &[">=3.12"]),
+        ],
+        default: Some(req("3.11")),
+        ..PythonInputs::default()
+    };
+    let only_trixie: Vec<Offer> = debian_offers()
+        .into_iter()
+        .filter(|o| o.version == v("3.13.5"))
+        .collect();
+    // With every provider's builds offered, an older one (3.9) that
+    // cronsim rules out does not make cronsim the reason either.
+    let mut everything = offers();
+    everything.push(Offer {
+        version: v("3.9.18"),
+        provider: Provider::Standalone {
+            release_tag: "20260814".into(),
+        },
+    });
+    for offers in [only_trixie, everything] {
+        let choice = select_python(&inputs, &offers, &all_fit).unwrap();
+        assert_eq!(
+            choice.reason,
+            "Python 3.13.5 (django 6.1 requires Python >=3.12; so not the default 3.11)"
+        );
+    }
+}

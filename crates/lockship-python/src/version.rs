@@ -259,6 +259,15 @@ pub enum ConstraintSource {
         /// The lock's file name, e.g. `uv.lock`.
         file: String,
     },
+    /// The `Requires-Python` of a pinned package's files (the simple
+    /// index's `data-requires-python`, PEP 691's `requires-python`), for a
+    /// lock that records no files of its own (`requirements.txt`).
+    Package {
+        /// The package's normalised name.
+        name: String,
+        /// Its pinned version.
+        version: String,
+    },
 }
 
 /// A declared range of Python versions.
@@ -298,7 +307,7 @@ impl PythonConstraint {
         let poetry = match &source {
             ConstraintSource::Poetry => true,
             ConstraintSource::Lock { file } => file == "poetry.lock",
-            ConstraintSource::Pyproject => false,
+            ConstraintSource::Pyproject | ConstraintSource::Package { .. } => false,
         };
         if poetry {
             return PythonConstraint::poetry(source, text);
@@ -360,7 +369,36 @@ impl PythonConstraint {
                 format!("python {} in [tool.poetry.dependencies]", self.text)
             }
             ConstraintSource::Lock { file } => format!("requires-python {} in {file}", self.text),
+            ConstraintSource::Package { name, version } => {
+                format!("{name} {version} requires Python {}", self.text)
+            }
         }
+    }
+
+    /// Any of several PEP 440 specifier sets, e.g. the `Requires-Python`
+    /// of each file of one release: a version is allowed when one of them
+    /// allows it. Empty texts allow every version.
+    pub fn any_of(
+        source: ConstraintSource,
+        texts: &[&str],
+    ) -> Result<PythonConstraint, PythonError> {
+        let mut alternatives = Vec::new();
+        let mut shown: Vec<String> = Vec::new();
+        for text in texts {
+            let one = PythonConstraint::pep440(source.clone(), text)?;
+            if !shown.contains(&one.text) {
+                shown.push(one.text);
+                alternatives.extend(one.alternatives);
+            }
+        }
+        if alternatives.is_empty() {
+            alternatives.push(VersionSpecifiers::empty());
+        }
+        Ok(PythonConstraint {
+            source,
+            text: shown.join(" || "),
+            alternatives,
+        })
     }
 }
 
@@ -369,6 +407,9 @@ fn source_name(source: &ConstraintSource) -> String {
         ConstraintSource::Pyproject => "`requires-python` in pyproject.toml".into(),
         ConstraintSource::Poetry => "`python` in `[tool.poetry.dependencies]`".into(),
         ConstraintSource::Lock { file } => format!("`requires-python` in {file}"),
+        ConstraintSource::Package { name, version } => {
+            format!("`Requires-Python` of {name} {version}")
+        }
     }
 }
 

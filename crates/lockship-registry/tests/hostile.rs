@@ -624,10 +624,15 @@ fn image_with_config(reference: &Reference, config: Descriptor) -> ImageManifest
     }
 }
 
+/// The files a failed pull left in the cache: everything but the cache's
+/// own `.lock` (held while builds and prunes use it, and empty).
 fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
+        if path.file_name().is_some_and(|n| n == ".lock") {
+            continue;
+        }
         if path.is_dir() {
             out.extend(files_in(&path));
         } else {

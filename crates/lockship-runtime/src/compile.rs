@@ -120,13 +120,38 @@ pub fn find_interpreter(
             });
         }
     }
-    let name = python.binary();
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(&name))
-            .find(|candidate| candidate.is_file())
-            .map(Interpreter::Host)
-    })
+    host_interpreter(&python.binary())
+}
+
+/// `python3.X` on the host's `PATH` that actually runs and reports that
+/// minor version. A name on `PATH` is not enough: a pyenv shim, say, exists
+/// for every version and prints `pyenv: python3.13: command not found`
+/// when that version is not installed, so each candidate is probed first.
+pub fn host_interpreter(name: &str) -> Option<Interpreter> {
+    let minor = name.strip_prefix("python")?;
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(name))
+        .filter(|candidate| candidate.is_file())
+        .find(|candidate| reports_minor(candidate, minor))
+        .map(Interpreter::Host)
+}
+
+/// Whether `python -c` runs and prints `minor` (`3.13`) as its version.
+fn reports_minor(python: &Path, minor: &str) -> bool {
+    Command::new(python)
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .args([
+            "-I",
+            "-c",
+            "import sys; print('%d.%d' % sys.version_info[:2])",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == minor
+        })
 }
 
 /// A path inside `root` with its symlinks followed inside `root` (an absolute
@@ -236,13 +261,9 @@ pub fn find_interpreter_at(
             });
         }
     }
-    let name = Path::new(python).file_name()?.to_owned();
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(&name))
-            .find(|candidate| candidate.is_file())
-            .map(Interpreter::Host)
-    })
+    let name = Path::new(python).file_name()?.to_str()?;
+    // `python3` names no minor version: only `python3.X` is probed.
+    host_interpreter(name)
 }
 
 /// The marker of a line naming a file that did not compile: the marker,
@@ -518,6 +539,30 @@ pub fn drop_orphan_extensions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `python3.13` on `PATH` that prints pyenv's error (as a pyenv shim
+    /// does for a version it lacks) is not an interpreter.
+    #[test]
+    fn broken_host_interpreter_shim_is_skipped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let shim = dir.path().join("python3.13");
+        std::fs::write(
+            &shim,
+            "#!/bin/sh\necho \"pyenv: python3.13: command not found\" >&2\nexit 127\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let liar = dir.path().join("python3.12");
+        std::fs::write(&liar, "#!/bin/sh\necho 3.11\n").unwrap();
+        std::fs::set_permissions(&liar, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(!reports_minor(&shim, "3.13"));
+        assert!(!reports_minor(&liar, "3.12"));
+        let works = dir.path().join("python3.99");
+        std::fs::write(&works, "#!/bin/sh\necho 3.99\n").unwrap();
+        std::fs::set_permissions(&works, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(reports_minor(&works, "3.99"));
+    }
 
     #[test]
     fn failures_are_read_from_the_marked_lines_only() {

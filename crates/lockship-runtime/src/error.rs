@@ -65,6 +65,9 @@ pub enum RuntimeError {
     /// Writing a layer failed.
     #[error(transparent)]
     Layer(#[from] lockship_layer::LayerError),
+    /// Bringing in a standalone CPython failed.
+    #[error(transparent)]
+    Python(#[from] lockship_python::PythonError),
 }
 
 impl RuntimeError {
@@ -87,6 +90,7 @@ impl RuntimeError {
                 Some("check that the disk has room and the directory is writable".to_string())
             }
             RuntimeError::Debian(e) => e.hint(),
+            RuntimeError::Python(e) => e.hint(),
             RuntimeError::CompileSandbox { cause, .. } => cause.hint(),
             RuntimeError::Compile { .. } => Some(
                 "the image's interpreter could not compile its own bytecode; check that the base image runs this Python, or pass `--no-compile`"

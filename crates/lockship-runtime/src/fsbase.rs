@@ -179,13 +179,23 @@ pub fn ca_bundle(root: &Path) -> Result<usize, RuntimeError> {
 /// /etc/os-release, which scanners read to tell the distribution, and
 /// /etc/localtime set to UTC.
 pub fn os_release(root: &Path, python: &PythonRuntime) -> Result<(), RuntimeError> {
+    os_release_of(root, python.version, python)
+}
+
+/// [`os_release`] naming Python `version` (a standalone CPython's) on the
+/// Debian suite of `suite`.
+pub fn os_release_of(
+    root: &Path,
+    version: &str,
+    suite: &PythonRuntime,
+) -> Result<(), RuntimeError> {
     let text = format!(
         "PRETTY_NAME=\"lockship Python {v} (Debian GNU/Linux {d} ({s}))\"\n\
          NAME=\"Debian GNU/Linux\"\nID=debian\nVERSION_ID=\"{d}\"\nVERSION=\"{d} ({s})\"\n\
          VERSION_CODENAME={s}\n",
-        v = python.version,
-        d = python.debian_version,
-        s = python.suite
+        v = version,
+        d = suite.debian_version,
+        s = suite.suite
     );
     write_file(root, "/usr/lib/os-release", text.as_bytes())?;
     symlink(root, "/etc/os-release", "../usr/lib/os-release")?;

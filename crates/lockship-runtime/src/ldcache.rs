@@ -87,8 +87,22 @@ pub fn write_ld_so_cache_layered(
     debian_arch: &str,
     triplet: &str,
 ) -> Result<usize, RuntimeError> {
+    write_ld_so_cache_with(roots, out_root, debian_arch, triplet, &[])
+}
+
+/// Like [`write_ld_so_cache_layered`], with more in-image library
+/// directories (`/opt/python/lib`) listed after the system's, as an
+/// `/etc/ld.so.conf.d` entry would add them.
+pub fn write_ld_so_cache_with(
+    roots: &[&Path],
+    out_root: &Path,
+    debian_arch: &str,
+    triplet: &str,
+    extra_dirs: &[String],
+) -> Result<usize, RuntimeError> {
     let mut libs: BTreeMap<String, String> = BTreeMap::new();
-    for dir in [format!("/usr/lib/{triplet}"), "/usr/lib".to_string()] {
+    let system = [format!("/usr/lib/{triplet}"), "/usr/lib".to_string()];
+    for dir in system.iter().chain(extra_dirs) {
         let mut names: BTreeMap<String, &Path> = BTreeMap::new();
         for root in roots {
             let host_dir = root.join(dir.trim_start_matches('/'));

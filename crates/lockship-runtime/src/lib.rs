@@ -7,6 +7,9 @@
 //! ([`fsbase`]), compile the stdlib's bytecode with the image's own
 //! interpreter, write one deterministic layer and describe the [`Image`].
 //!
+//! [`standalone::build_standalone_base`] builds the other runtime: a
+//! minimal Debian-stable userland and a standalone CPython at one prefix.
+//!
 //! Every Debian tree goes through the one pipeline of [`debtree`] (resolve,
 //! fetch, unpack, prune, lay down): the runtime, the stand-ins of the
 //! official images ([`standin`]), the sdist build environment ([`buildenv`])
@@ -39,6 +42,7 @@ pub mod fsbase;
 pub mod ldcache;
 pub mod prune;
 mod python;
+pub mod standalone;
 pub mod standin;
 pub mod status;
 
@@ -130,6 +134,14 @@ pub struct BaseOptions {
     pub extra_packages: Vec<String>,
     /// Certificate authorities added to the CA bundle (`--ca-cert`).
     pub ca_certs: Vec<CaCert>,
+    /// `--python-source`, else `[tool.lockship] python-source`: the one
+    /// provider the Python may come from.
+    pub python_source: Option<lockship_python::PythonSource>,
+    /// Where standalone CPython builds are downloaded from.
+    pub python_mirror: lockship_python::Mirror,
+    /// The standalone CPython the Python selection chose, when it chose
+    /// one: the base is then [`standalone::build_standalone_base`]'s.
+    pub standalone: Option<lockship_python::StandaloneBuild>,
 }
 
 impl BaseOptions {
@@ -146,6 +158,9 @@ impl BaseOptions {
             compile: true,
             extra_packages: Vec::new(),
             ca_certs: Vec::new(),
+            python_source: None,
+            python_mirror: lockship_python::Mirror::public(),
+            standalone: None,
         }
     }
 }

@@ -39,6 +39,8 @@ impl Missing {
 pub struct Diagnosis {
     /// Files looked for and not found, in order of first mention.
     pub missing: Vec<Missing>,
+    /// For each of `missing`, the log line that first named it (trimmed).
+    pub lines: Vec<String>,
     /// A path outside the build directory the build tried to write.
     pub escape: Option<String>,
 }
@@ -46,13 +48,14 @@ pub struct Diagnosis {
 /// Reads a build log.
 pub fn diagnose(log: &str) -> Diagnosis {
     let mut out = Diagnosis::default();
-    let push = |m: Missing, out: &mut Diagnosis| {
-        if !out.missing.contains(&m) {
-            out.missing.push(m);
-        }
-    };
     for line in log.lines() {
         let line = line.trim();
+        let push = |m: Missing, out: &mut Diagnosis| {
+            if !out.missing.contains(&m) {
+                out.missing.push(m);
+                out.lines.push(line.to_string());
+            }
+        };
         // gcc: `foo.c:1:10: fatal error: libpq-fe.h: No such file or directory`
         if let Some(rest) = after(line, "fatal error: ") {
             if let Some((name, _)) = rest.split_once(": No such file or directory") {
@@ -142,6 +145,12 @@ src/x.c:3:10: fatal error: libxml/parser.h: No such file or directory
             ]
         );
         assert_eq!(d.escape, None);
+        assert_eq!(d.lines.len(), d.missing.len());
+        assert_eq!(
+            d.lines[0],
+            "psycopg/psycopgmodule.c:28:10: fatal error: libpq-fe.h: No such file or directory"
+        );
+        assert_eq!(d.lines[2], "Error: pg_config executable not found.");
     }
 
     #[test]

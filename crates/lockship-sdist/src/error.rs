@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::discover::AddedPackage;
+
 /// A file the build looked for and did not find, and who ships it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MissingFile {
@@ -9,6 +11,8 @@ pub struct MissingFile {
     pub name: String,
     /// The Debian packages that ship it, best first (from the Contents index).
     pub packages: Vec<String>,
+    /// The log line that named it.
+    pub line: String,
 }
 
 /// Errors while building an sdist.
@@ -35,6 +39,50 @@ pub enum SdistError {
         missing: Vec<MissingFile>,
         /// Build packages already in the environment.
         build_packages: Vec<String>,
+    },
+    /// The build missed a file that no package of the suite ships.
+    #[error(
+        "Building `{package}` {version} needs the {kind} `{name}`, and no Debian package of `{suite}` ships it (asked for by the log line `{line}`); the last lines of its log (`{}`):\n{tail}",
+        log.display()
+    )]
+    NoPackageShips {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// What kind of file (`header`).
+        kind: &'static str,
+        /// The file, as the build named it.
+        name: String,
+        /// The suite whose Contents index was searched.
+        suite: String,
+        /// The log line that named it.
+        line: String,
+        /// The end of the build log.
+        tail: String,
+        /// The whole log.
+        log: PathBuf,
+    },
+    /// The discovery loop reached its bound.
+    #[error(
+        "Building `{package}` {version} still failed after {rounds} rounds of adding build packages (the bound); tried: {}; still missing: {}; the whole log: `{}`",
+        tried_list(tried),
+        missing_list(missing),
+        log.display()
+    )]
+    TooManyPackageRounds {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// How many rounds ran.
+        rounds: usize,
+        /// Every package added, in order, with the line that asked for it.
+        tried: Vec<AddedPackage>,
+        /// What the last build still missed.
+        missing: Vec<MissingFile>,
+        /// The last build's log.
+        log: PathBuf,
     },
     /// The build wrote, or tried to write, outside its build directory.
     #[error("Building `{package}` {version} tried to write `{path}`, outside its build directory; the sandbox refused")]
@@ -138,6 +186,25 @@ pub enum SdistError {
     Fetch(#[from] lockship_fetch::FetchError),
 }
 
+fn tried_list(tried: &[AddedPackage]) -> String {
+    let parts: Vec<String> = tried.iter().map(AddedPackage::describe).collect();
+    parts.join(", ")
+}
+
+fn missing_list(missing: &[MissingFile]) -> String {
+    if missing.is_empty() {
+        return "nothing the log names".to_string();
+    }
+    let parts: Vec<String> = missing
+        .iter()
+        .map(|m| match m.packages.first() {
+            Some(p) => format!("{} `{}` (shipped by `{p}`)", m.kind, m.name),
+            None => format!("{} `{}`", m.kind, m.name),
+        })
+        .collect();
+    parts.join(", ")
+}
+
 fn missing_summary(missing: &[MissingFile]) -> String {
     if missing.is_empty() {
         return String::new();
@@ -170,7 +237,7 @@ impl SdistError {
                 add.dedup();
                 if add.is_empty() {
                     Some(
-                        "read the log above; if the build needs a C library or tool, add its Debian -dev package to `build-packages` under [tool.lockship] in pyproject.toml, or pass `--build-packages auto`"
+                        "read the log above; if the build needs a C library or tool, add its Debian -dev package to `build-packages` under [tool.lockship] in pyproject.toml"
                             .to_string(),
                     )
                 } else {
@@ -180,11 +247,22 @@ impl SdistError {
                     all.dedup();
                     let list: Vec<String> = all.iter().map(|p| format!("\"{p}\"")).collect();
                     Some(format!(
-                        "add it to [tool.lockship] in pyproject.toml: `build-packages = [{}]`, or pass `--build-packages auto` to add {} and retry",
+                        "add it to [tool.lockship] in pyproject.toml: `build-packages = [{}]`, or drop `--build-packages none` so that lockship adds {} and retries",
                         list.join(", "),
                         add.join(", ")
                     ))
                 }
+            }
+            SdistError::NoPackageShips { kind, name, .. } => Some(format!(
+                "the {kind} `{name}` must come from outside Debian: vendor it in the sdist, pin a version of the package that ships a wheel, or point the build at it with `build-env` under [tool.lockship]"
+            )),
+            SdistError::TooManyPackageRounds { tried, .. } => {
+                let mut names: Vec<String> = tried.iter().map(|a| format!("\"{}\"", a.package)).collect();
+                names.dedup();
+                Some(format!(
+                    "read the log; if the packages tried are right, pin them (`build-packages = [{}]` under [tool.lockship]) and add what the build still misses",
+                    names.join(", ")
+                ))
             }
             SdistError::Escape { .. } => Some(
                 "an sdist may write only under its build directory and /tmp; fix its build script, or pin a version that ships a wheel"

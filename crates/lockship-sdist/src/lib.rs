@@ -14,6 +14,14 @@
 //! Python and build packages: a second build, or another project, reuses
 //! them without compiling.
 //!
+//! Build packages need not be named by hand ([`SdistOptions::auto_packages`],
+//! on by default): the table of well-known packages ([`known`]) and what the
+//! sdist states about itself ([`metadata`]) come first; then each failed
+//! build's log is read ([`diagnose()`]) and the Debian packages that ship the
+//! missing files ([`ContentsLookup`]) are added and the build retried, at
+//! most [`MAX_PACKAGE_ROUNDS`] times. Each package added is returned in
+//! [`BuiltWheel::added_packages`] with the line that asked for it.
+//!
 //! ```no_run
 //! use lockship_sdist::{build_wheel, NoLookup, SdistOptions, SdistRequest};
 //! use lockship_runtime::{buildenv::BuildEnvOptions, BaseOptions, Context, PythonRuntime};
@@ -44,7 +52,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod diagnose;
+mod discover;
 mod error;
+pub mod known;
+mod lookup;
+pub mod metadata;
+mod offline;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -55,9 +68,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use diagnose::{diagnose, Diagnosis, Missing};
+pub use discover::{AddedBy, AddedPackage, MAX_PACKAGE_ROUNDS};
 use error::io_err;
 pub use error::{MissingFile, SdistError};
 pub use lockship_sandbox::{Limits, Sandbox};
+pub use lookup::ContentsLookup;
+use offline::OfflineBuild;
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -65,9 +81,14 @@ pub struct SdistOptions {
     /// The build environment: the runtime's Python, platform and mirror,
     /// and the `build-packages`.
     pub env: BuildEnvOptions,
-    /// `--build-packages auto`: when a build fails on a missing file that a
-    /// Debian package ships, add the package and retry once.
+    /// Find build packages without help (the default; `--build-packages
+    /// none` turns it off): the table of well-known packages and the sdist's
+    /// own metadata before the first build, then, while a build fails on
+    /// missing files that Debian packages ship, those packages added and the
+    /// build retried, at most `max_package_rounds` times.
     pub auto_packages: bool,
+    /// The bound of the discovery loop ([`MAX_PACKAGE_ROUNDS`] by default).
+    pub max_package_rounds: usize,
     /// The package indexes build requirements come from (the first is the
     /// main one).
     pub index_urls: Vec<String>,
@@ -81,12 +102,14 @@ pub struct SdistOptions {
 }
 
 impl SdistOptions {
-    /// Defaults: no automatic packages, pip's own index, the runtime's epoch.
+    /// Defaults: build packages found without help, pip's own index, the
+    /// runtime's epoch.
     pub fn new(env: BuildEnvOptions) -> SdistOptions {
         SdistOptions {
             epoch: env.base.epoch,
             env,
-            auto_packages: false,
+            auto_packages: true,
+            max_package_rounds: MAX_PACKAGE_ROUNDS,
             index_urls: Vec::new(),
             env_vars: Vec::new(),
             limits: Limits::default(),
@@ -132,8 +155,12 @@ pub struct BuiltWheel {
     pub debian_arch: String,
     /// `3.11`.
     pub python: String,
-    /// The build packages beyond the standard set (with any added by `auto`).
+    /// The build packages beyond the standard set (with the ones added).
     pub build_packages: Vec<String>,
+    /// The build packages lockship added, each with the line that asked
+    /// for it (pin them in `[tool.lockship] build-packages`).
+    #[serde(default)]
+    pub added_packages: Vec<AddedPackage>,
     /// How long the build took, in seconds.
     pub build_seconds: f64,
     /// Whether it came from the cache (nothing was compiled).
@@ -145,6 +172,13 @@ pub struct BuiltWheel {
 pub trait PackageLookup {
     /// For each missing file, the packages that ship it, best first.
     fn packages_for(&self, missing: &[Missing]) -> Result<Vec<Vec<String>>, SdistError>;
+
+    /// For each name, whether the suite has a package of that name (the
+    /// table's guesses are checked before they are added). By default,
+    /// every name is taken to exist.
+    fn packages_exist(&self, names: &[String]) -> Result<Vec<bool>, SdistError> {
+        Ok(vec![true; names.len()])
+    }
 }
 
 /// A lookup that knows nothing (the error then names no package).
@@ -163,7 +197,7 @@ fn wheel_key(options: &SdistOptions, request: &SdistRequest) -> String {
     packages.dedup();
     let mut h = Sha256::new();
     h.update(format!(
-        "lockship-sdist-v1\0{}\0{}\0{}\0{}\0{}\0{}\0",
+        "lockship-sdist-v2\0{}\0{}\0{}\0{}\0{}\0{}\0",
         request.sha256,
         options.env.base.python.suite,
         options.env.base.platform,
@@ -173,6 +207,10 @@ fn wheel_key(options: &SdistOptions, request: &SdistRequest) -> String {
     ));
     for (k, v) in &options.env_vars {
         h.update(format!("env\0{k}\0{v}\0"));
+    }
+    if options.auto_packages {
+        // The first guesses follow the table: a changed table builds again.
+        h.update(format!("table\0{}\0", known::TABLE));
     }
     hex::encode(h.finalize())
 }
@@ -220,40 +258,9 @@ pub fn build_wheel(
     let sandbox = Sandbox::find().map_err(|_| SdistError::NoSandbox {
         package: request.name.clone(),
     })?;
-    let mut env_options = options.env.clone();
     let started = Instant::now();
-    let mut attempt = 0;
-    let (wheel, log_dir) = loop {
-        attempt += 1;
-        match build_once(ctx, options, &env_options, request, &sandbox, lookup) {
-            Ok(done) => break done,
-            Err(SdistError::BuildFailed {
-                missing,
-                build_packages,
-                ..
-            }) if options.auto_packages
-                && attempt == 1
-                && missing.iter().any(|m| {
-                    m.packages
-                        .first()
-                        .is_some_and(|p| !build_packages.contains(p))
-                }) =>
-            {
-                for m in &missing {
-                    if let Some(p) = m.packages.first() {
-                        if !env_options.packages.contains(p) {
-                            ctx.reporter.phase(&format!(
-                                "{}: adding build package {p} for {} `{}`",
-                                request.name, m.kind, m.name
-                            ));
-                            env_options.packages.push(p.clone());
-                        }
-                    }
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    };
+    let (wheel, log_dir, env_options, added) =
+        discover_and_build(ctx, options, request, &sandbox, lookup)?;
     let filename = wheel
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -271,6 +278,7 @@ pub fn build_wheel(
         debian_arch: arch.to_string(),
         python: options.env.base.python.version.to_string(),
         build_packages: env_options.packages.clone(),
+        added_packages: added,
         build_seconds: started.elapsed().as_secs_f64(),
         cached: false,
     };
@@ -300,6 +308,89 @@ pub fn build_wheel(
     }
     record.path = dir.join(&filename);
     Ok(record)
+}
+
+/// The build packages found so far, each with the line that asked for it.
+type Found = (
+    PathBuf,
+    tempfile::TempDir,
+    BuildEnvOptions,
+    Vec<AddedPackage>,
+);
+
+/// Builds, adding build packages (first guesses, then what each failed
+/// build missed) until the build passes, a round adds nothing new, or the
+/// bound is reached.
+fn discover_and_build(
+    ctx: &Context,
+    options: &SdistOptions,
+    request: &SdistRequest,
+    sandbox: &Sandbox,
+    lookup: &dyn PackageLookup,
+) -> Result<Found, SdistError> {
+    let mut env_options = options.env.clone();
+    let mut added: Vec<AddedPackage> = Vec::new();
+    let add = |new: Vec<AddedPackage>, env: &mut BuildEnvOptions, added: &mut Vec<_>| {
+        for a in new {
+            ctx.reporter.phase(&format!(
+                "{}: adding the build package {}",
+                request.name,
+                a.describe()
+            ));
+            env.packages.push(a.package.clone());
+            added.push(a);
+        }
+    };
+    if options.auto_packages {
+        let guesses = discover::first_guesses(request, lookup, &env_options.packages)?;
+        add(guesses, &mut env_options, &mut added);
+    }
+    let mut round = 0;
+    loop {
+        let failed = match build_once(ctx, options, &env_options, request, sandbox, lookup) {
+            Ok((wheel, dir)) => return Ok((wheel, dir, env_options, added)),
+            Err(e) => e,
+        };
+        let SdistError::BuildFailed {
+            missing, log, tail, ..
+        } = &failed
+        else {
+            return Err(failed);
+        };
+        if !options.auto_packages || missing.is_empty() {
+            return Err(failed);
+        }
+        let new = discover::next_round(missing, &env_options.packages, round + 1);
+        if new.is_empty() {
+            // Nothing new to add: a file no package ships is the reason;
+            // else the build's own failure stands.
+            return Err(match missing.iter().find(|m| m.packages.is_empty()) {
+                Some(m) => SdistError::NoPackageShips {
+                    package: request.name.clone(),
+                    version: request.version.clone(),
+                    kind: m.kind,
+                    name: m.name.clone(),
+                    suite: options.env.base.python.suite.to_string(),
+                    line: m.line.clone(),
+                    tail: tail.clone(),
+                    log: log.clone(),
+                },
+                None => failed,
+            });
+        }
+        if round >= options.max_package_rounds {
+            return Err(SdistError::TooManyPackageRounds {
+                package: request.name.clone(),
+                version: request.version.clone(),
+                rounds: round,
+                tried: added,
+                missing: missing.clone(),
+                log: log.clone(),
+            });
+        }
+        round += 1;
+        add(new, &mut env_options, &mut added);
+    }
 }
 
 /// One build in a fresh work directory. Returns the wheel and the work
@@ -432,107 +523,6 @@ fn sandbox_vars(options: &SdistOptions) -> Vec<(String, String)> {
     vars
 }
 
-/// One build of an sdist, run with no network, and the fetches of its
-/// missing build requirements between tries.
-struct OfflineBuild<'a> {
-    ctx: &'a Context<'a>,
-    options: &'a SdistOptions,
-    request: &'a SdistRequest,
-    sandbox: &'a Sandbox,
-    env: &'a lockship_runtime::buildenv::BuildEnv,
-    work: &'a Path,
-    log: &'a Path,
-    vars: &'a [(String, String)],
-}
-
-impl OfflineBuild<'_> {
-    /// Runs `pip wheel` until it succeeds, fails for another reason than a
-    /// missing build requirement, or asks again for one fetched already.
-    fn run(
-        &self,
-    ) -> Result<Result<lockship_sandbox::Outcome, lockship_sandbox::SandboxError>, SdistError> {
-        let OfflineBuild {
-            ctx,
-            options,
-            request,
-            sandbox,
-            env,
-            log,
-            ..
-        } = *self;
-        let python = env.python.binary();
-        let sdist_name = &request.filename;
-        let vars = self.vars.to_vec();
-        // The build runs with no network: pip finds its build requirements in
-        // `/build/wheels` only. Each one it lacks is fetched there by a second
-        // sandbox that runs nothing but the build environment's own pip,
-        // downloading wheels only (no code of any package runs while the
-        // network is there), and the build is tried again.
-        let wheels = self.work.join("wheels");
-        fs_err::create_dir_all(&wheels).map_err(io_err("create", &wheels))?;
-        make_writable(self.work)?;
-        let mut build_vars = vars.clone();
-        build_vars.retain(|(k, _)| !k.starts_with("PIP_INDEX_URL") && k != "PIP_EXTRA_INDEX_URL");
-        build_vars.push(("PIP_NO_INDEX".into(), "1".into()));
-        build_vars.push(("PIP_FIND_LINKS".into(), "/build/wheels".into()));
-        let mut fetched: Vec<String> = Vec::new();
-        let outcome = loop {
-            let outcome = sandbox.run(&lockship_sandbox::Run {
-                root: &env.root,
-                binds: vec![lockship_sandbox::Bind::read_write(self.work, "/build")],
-                env: build_vars.clone(),
-                argv: vec![
-                    format!("/usr/bin/{python}"),
-                    "-m".into(),
-                    "pip".into(),
-                    "wheel".into(),
-                    "--no-deps".into(),
-                    "--wheel-dir".into(),
-                    "/build/out".into(),
-                    format!("/build/src/{sdist_name}"),
-                ],
-                chdir: "/build".into(),
-                network: lockship_sandbox::Network::None,
-                limits: options.limits.clone(),
-                log,
-            });
-            let Ok(done) = &outcome else { break outcome };
-            if done.success() {
-                break outcome;
-            }
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let Some(requirement) = missing_build_requirement(&text) else {
-                break outcome;
-            };
-            if fetched.contains(&requirement) {
-                // Fetched, and still not found: pip's own answer stands.
-                break outcome;
-            }
-            if fetched.len() >= MAX_REQUIREMENT_ROUNDS {
-                return Err(SdistError::TooManyRequirementRounds {
-                    package: request.name.clone(),
-                    version: request.version.clone(),
-                    rounds: fetched.len(),
-                    fetched: fetched.join(", "),
-                });
-            }
-            ctx.reporter.phase(&format!(
-                "fetching the build requirement {requirement} of {}",
-                request.name
-            ));
-            fetch_build_requirement(sandbox, env, &python, &vars, &wheels, &requirement, options)
-                .map_err(|tail| SdistError::BuildRequirement {
-                package: request.name.clone(),
-                version: request.version.clone(),
-                requirement: requirement.clone(),
-                tail,
-            })?;
-            fetched.push(requirement);
-        };
-        Ok(outcome)
-    }
-}
-
 /// Whether the build succeeded; a sandbox that did not start is an error.
 /// A limit the sandbox hit is noted at the end of the log.
 fn outcome_ok(
@@ -587,10 +577,12 @@ fn build_failed(
         .missing
         .iter()
         .zip(found.into_iter().chain(std::iter::repeat(Vec::new())))
-        .map(|(m, packages)| MissingFile {
+        .zip(&diagnosis.lines)
+        .map(|((m, packages), line)| MissingFile {
             kind: m.kind(),
             name: m.display_name(),
             packages,
+            line: line.clone(),
         })
         .collect();
     Ok(SdistError::BuildFailed {
@@ -602,83 +594,6 @@ fn build_failed(
         missing,
         build_packages: env_options.packages.clone(),
     })
-}
-
-/// How many build requirements one sdist build may fetch, one round each.
-const MAX_REQUIREMENT_ROUNDS: usize = 12;
-
-/// The build requirement pip could not find in `/build/wheels`, from its log.
-fn missing_build_requirement(log: &str) -> Option<String> {
-    log.lines().find_map(|line| {
-        let (_, rest) = line.split_once("No matching distribution found for ")?;
-        let requirement = rest.trim();
-        (!requirement.is_empty()).then(|| requirement.to_string())
-    })
-}
-
-/// Downloads `requirement` and its dependencies as wheels into `wheels`,
-/// with the build environment's own pip in a sandbox that has the network
-/// (and no credential) but runs no package's code: `--only-binary :all:`.
-/// On failure, returns the end of pip's log.
-fn fetch_build_requirement(
-    sandbox: &Sandbox,
-    env: &lockship_runtime::buildenv::BuildEnv,
-    python: &str,
-    vars: &[(String, String)],
-    wheels: &Path,
-    requirement: &str,
-    options: &SdistOptions,
-) -> Result<(), String> {
-    let mut binds = vec![lockship_sandbox::Bind::read_write(wheels, "/build/wheels")];
-    if let Some(ca) = host_ca_bundle() {
-        binds.push(lockship_sandbox::Bind::read_only(
-            ca,
-            "/etc/ssl/certs/ca-certificates.crt",
-        ));
-    }
-    for file in ["/etc/resolv.conf", "/etc/hosts"] {
-        if Path::new(file).is_file() {
-            binds.push(lockship_sandbox::Bind::read_only(file, file));
-        }
-    }
-    let log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
-    let outcome = sandbox.run(&lockship_sandbox::Run {
-        root: &env.root,
-        binds,
-        env: vars.to_vec(),
-        argv: vec![
-            format!("/usr/bin/{python}"),
-            "-m".into(),
-            "pip".into(),
-            "download".into(),
-            "--only-binary".into(),
-            ":all:".into(),
-            "--dest".into(),
-            "/build/wheels".into(),
-            requirement.into(),
-        ],
-        chdir: "/build/wheels".into(),
-        network: lockship_sandbox::Network::Shared,
-        limits: options.limits.clone(),
-        log: log.path(),
-    });
-    let text = std::fs::read_to_string(log.path()).unwrap_or_default();
-    match outcome {
-        Ok(done) if done.success() => Ok(()),
-        Ok(_) => Err(tail(&text, 5)),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// The host's CA bundle, as `SSL_CERT_FILE` or the system store names it.
-fn host_ca_bundle() -> Option<PathBuf> {
-    std::env::var_os("SSL_CERT_FILE")
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-        .or_else(|| {
-            let system = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
-            system.is_file().then_some(system)
-        })
 }
 
 /// An index URL without its user and password (and any query token).
@@ -754,19 +669,4 @@ fn walkdir_simple(dir: &Path) -> Vec<PathBuf> {
         i += 1;
     }
     out
-}
-
-#[cfg(test)]
-mod requirement_tests {
-    use super::missing_build_requirement;
-
-    #[test]
-    fn reads_the_requirement_pip_could_not_find_offline() {
-        let log = "Processing ./src/x-1.0.tar.gz\n  Installing build dependencies: started\n  ERROR: Could not find a version that satisfies the requirement setuptools>=40.8.0 (from versions: none)\n  ERROR: No matching distribution found for setuptools>=40.8.0\n";
-        assert_eq!(
-            missing_build_requirement(log).as_deref(),
-            Some("setuptools>=40.8.0")
-        );
-        assert_eq!(missing_build_requirement("error: gcc failed\n"), None);
-    }
 }

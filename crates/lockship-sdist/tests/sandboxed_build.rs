@@ -10,7 +10,8 @@ use lockship_fetch::{Cache, FetchOptions, Fetcher, NoReporter};
 use lockship_runtime::buildenv::BuildEnvOptions;
 use lockship_runtime::{BaseOptions, Context, PythonRuntime};
 use lockship_sdist::{
-    build_wheel, Missing, NoLookup, PackageLookup, SdistError, SdistOptions, SdistRequest,
+    build_wheel, AddedBy, ContentsLookup, Missing, NoLookup, PackageLookup, SdistError,
+    SdistOptions, SdistRequest,
 };
 
 fn skip(why: &str) -> bool {
@@ -224,13 +225,10 @@ fn builds_links_caches_and_explains_failures() {
         filename: "nativedemo-1.0.tar.gz".into(),
         sha256: sha,
     };
-    let err = build_wheel(
-        &ctx,
-        &options(mirror.clone(), &["zlib1g-dev"]),
-        &request,
-        &Fixed,
-    )
-    .unwrap_err();
+    // With discovery off (`--build-packages none`), the error explains.
+    let mut off = options(mirror.clone(), &["zlib1g-dev"]);
+    off.auto_packages = false;
+    let err = build_wheel(&ctx, &off, &request, &Fixed).unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("header `libpq-fe.h` (shipped by `libpq-dev`)"),
@@ -389,4 +387,110 @@ fn build_requirements_are_fetched_before_the_offline_build() {
     let built = build_wheel(&ctx, &options(mirror, &["zlib1g-dev"]), &request, &NoLookup)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(built.path.is_file(), "{}", built.path.display());
+}
+
+/// An sdist whose C needs `ffi.h` (first, `-include`) then `libpq-fe.h`:
+/// two rounds of discovery.
+fn needy_sdist(dir: &Path, tag: &str, extra_flags: &str) -> SdistRequest {
+    let flags = format!(
+        "-lz -D{tag}{} -DNEEDS_PQ -I/usr/include/postgresql -include ffi.h {extra_flags}",
+        std::process::id()
+    );
+    let (sdist, sha) = make_sdist(dir, &flags, &[]);
+    SdistRequest {
+        name: "nativedemo".into(),
+        version: "1.0".into(),
+        sdist,
+        filename: "nativedemo-1.0.tar.gz".into(),
+        sha256: sha,
+    }
+}
+
+/// Issue 15: a build that misses a header is retried with the package the
+/// suite's Contents index names, round after round, and each package added
+/// is reported with the log line that asked for it.
+#[test]
+fn missing_build_packages_are_found_in_the_contents_index() {
+    let Some(mirror) = mirror() else { return };
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    let cache = cache();
+    let ctx = Context {
+        fetcher: &fetcher,
+        cache: &cache,
+        reporter: &NoReporter,
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let opts = options(mirror, &["zlib1g-dev"]);
+    let lookup = ContentsLookup::new(&ctx, &opts.env.base);
+
+    // The bound reached: the error lists what was tried.
+    let dir = scratch.path().join("bound");
+    std::fs::create_dir_all(&dir).unwrap();
+    let request = needy_sdist(&dir, "BOUND", "");
+    let mut bounded = opts.clone();
+    bounded.max_package_rounds = 1;
+    let err = build_wheel(&ctx, &bounded, &request, &lookup).unwrap_err();
+    let SdistError::TooManyPackageRounds { tried, rounds, .. } = &err else {
+        panic!("expected the bound: {err}");
+    };
+    assert_eq!(*rounds, 1);
+    assert_eq!(tried.len(), 1, "{tried:?}");
+    assert_eq!(tried[0].package, "libffi-dev");
+    let text = err.to_string();
+    assert!(
+        text.contains("tried: libffi-dev (for header `ffi.h`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("still missing: header `libpq-fe.h` (shipped by `libpq-dev`)"),
+        "{text}"
+    );
+    assert!(err.hint().unwrap().contains("\"libffi-dev\""));
+
+    // Within the bound: two rounds, and the build passes.
+    let dir = scratch.path().join("found");
+    std::fs::create_dir_all(&dir).unwrap();
+    let request = needy_sdist(&dir, "FOUND", "");
+    let built = build_wheel(&ctx, &opts, &request, &lookup).unwrap_or_else(|e| panic!("{e}"));
+    let added: Vec<(&str, usize)> = built
+        .added_packages
+        .iter()
+        .map(|a| (a.package.as_str(), a.round))
+        .collect();
+    assert_eq!(added, [("libffi-dev", 1), ("libpq-dev", 2)]);
+    assert!(built
+        .added_packages
+        .iter()
+        .all(|a| a.by == AddedBy::BuildLog));
+    assert!(
+        built.added_packages[0]
+            .line
+            .contains("fatal error: ffi.h: No such file or directory"),
+        "{:?}",
+        built.added_packages[0]
+    );
+    assert_eq!(built.added_packages[1].wanted, "header `libpq-fe.h`");
+    assert_eq!(
+        built.build_packages,
+        ["zlib1g-dev", "libffi-dev", "libpq-dev"]
+    );
+
+    // A header no package ships: the error names it and says so.
+    let dir = scratch.path().join("nowhere");
+    std::fs::create_dir_all(&dir).unwrap();
+    let request = needy_sdist(&dir, "NOWHERE", "-include lockship_no_such_header.h");
+    let err = build_wheel(&ctx, &opts, &request, &lookup).unwrap_err();
+    let SdistError::NoPackageShips { name, kind, .. } = &err else {
+        panic!("expected no package to ship it: {err}");
+    };
+    assert_eq!(
+        (name.as_str(), *kind),
+        ("lockship_no_such_header.h", "header")
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("no Debian package of `bookworm` ships it"),
+        "{text}"
+    );
+    assert!(err.hint().unwrap().contains("lockship_no_such_header.h"));
 }

@@ -13,7 +13,7 @@ pub enum WheelError {
         reason: String,
     },
     /// No published wheel of this release fits the target platform.
-    #[error("No wheel of `{package}` `{version}` fits the target: {target}")]
+    #[error("{}", no_wheel_text(.package, .version, .target, .available))]
     NoCompatibleWheel {
         /// The package name.
         package: String,
@@ -194,7 +194,7 @@ impl WheelError {
             } => {
                 if available.is_empty() {
                     Some(format!(
-                        "`{package}` publishes no wheels for this version; lockship installs wheels only, so pin a version that ships one"
+                        "the release was deleted from this index, or the lock was made against another one; re-lock `{package}` against this index, or name the index the lock was made with (`--index-url`)"
                     ))
                 } else {
                     let mut shown: Vec<&str> =
@@ -245,5 +245,15 @@ impl WheelError {
             ),
             _ => None,
         }
+    }
+}
+
+/// The message of [`WheelError::NoCompatibleWheel`]: a release with no file
+/// at all on the index is a different problem from one whose files do not fit.
+fn no_wheel_text(package: &str, version: &str, target: &str, available: &[String]) -> String {
+    if available.is_empty() {
+        format!("The index lists no file of `{package}` `{version}` (neither a wheel nor an sdist)")
+    } else {
+        format!("No wheel of `{package}` `{version}` fits the target: {target}")
     }
 }

@@ -65,7 +65,7 @@ pub use install::{
     install_wheel, install_wheel_with, InstallOptions, InstalledDist, MAX_UNPACKED_BYTES,
 };
 pub use pages::{parse_html_page, parse_json_page};
-pub use select::select_wheel;
+pub use select::{same_version, select_wheel};
 pub use strip::{should_strip, strip_debug, StripSummary};
 pub use tags::{best_wheel, describe_target, Arch, Libc, Priority, TagPriorities, WheelTarget};
 pub use venv::{write_venv_skeleton, VenvLayout};

@@ -99,7 +99,7 @@ impl Digests {
                 .as_ref()
                 .ok_or_else(|| format!("unsupported hash algorithm `{algo}`"))?,
         };
-        if actual != expected.trim_end_matches('=') {
+        if !same_digest(actual, expected) {
             return Err(format!("{algo} is `{actual}`, `RECORD` says `{expected}`"));
         }
         if let Some(expected_size) = line.size {
@@ -109,6 +109,25 @@ impl Digests {
         }
         Ok(())
     }
+}
+
+/// Whether a `RECORD` digest names the same bytes as `actual` (URL-safe
+/// base64 without padding, as PEP 376 writes it). Some build backends write
+/// the digest in hex, or with padding; those are decoded and compared as
+/// bytes, so the file is still checked (pip and uv install such wheels).
+fn same_digest(actual: &str, expected: &str) -> bool {
+    let Ok(actual) = URL_SAFE_NO_PAD.decode(actual) else {
+        return false;
+    };
+    let expected = expected.trim();
+    let hex_form =
+        expected.len() == actual.len() * 2 && expected.bytes().all(|b| b.is_ascii_hexdigit());
+    let decoded = if hex_form {
+        hex::decode(expected).ok()
+    } else {
+        URL_SAFE_NO_PAD.decode(expected.trim_end_matches('=')).ok()
+    };
+    decoded.is_some_and(|d| d == actual)
 }
 
 #[cfg(test)]
@@ -223,5 +242,19 @@ mod tests {
         assert!(parse_record("a,sha256=x,1\n./a,sha256=y,1\n")
             .unwrap_err()
             .contains("twice"));
+    }
+
+    #[test]
+    fn record_digests_in_hex_or_with_padding_are_checked_as_bytes() {
+        let hex_digest = hex::encode(Sha256::digest(b"hello"));
+        let padded = format!("{}=", hash_b64(b"hello"));
+        for digest in [hex_digest.as_str(), padded.as_str()] {
+            let record = parse_record(&format!("m.py,sha256={digest},5\n")).unwrap();
+            assert_eq!(verify(&record["m.py"], b"hello"), Ok(()), "{digest}");
+            assert!(verify(&record["m.py"], b"hellO").is_err(), "{digest}");
+        }
+        let wrong = hex::encode(Sha256::digest(b"other"));
+        let record = parse_record(&format!("m.py,sha256={wrong},5\n")).unwrap();
+        assert!(verify(&record["m.py"], b"hello").is_err());
     }
 }

@@ -17,10 +17,9 @@ pub fn select_wheel<'a>(
     target: &WheelTarget,
 ) -> Result<(&'a IndexFile, Priority), WheelError> {
     let name = normalize_name(package);
-    let wanted = normalize_version(version);
     let release: Vec<&IndexFile> = files
         .iter()
-        .filter(|f| belongs_to(&f.filename, &name, &wanted))
+        .filter(|f| belongs_to(&f.filename, &name, version))
         .collect();
     let names: Vec<String> = release.iter().map(|f| f.filename.clone()).collect();
     match best_wheel(&names, target) {
@@ -48,14 +47,14 @@ fn no_wheel(package: &str, version: &str, target: &WheelTarget, names: &[String]
 /// Whether a file name (wheel or source archive) is of `name` `version`.
 fn belongs_to(filename: &str, name: &str, version: &str) -> bool {
     if let Ok(wheel) = WheelFilename::parse(filename) {
-        return normalize_name(&wheel.name) == name && normalize_version(&wheel.version) == version;
+        return normalize_name(&wheel.name) == name && same_version(&wheel.version, version);
     }
     // Source archives: `{name}-{version}.tar.gz` / `.zip`, for the error's list.
     let stem = filename
         .strip_suffix(".tar.gz")
         .or_else(|| filename.strip_suffix(".zip"));
     match stem.and_then(|s| s.rsplit_once('-')) {
-        Some((n, v)) => normalize_name(n) == name && normalize_version(v) == version,
+        Some((n, v)) => normalize_name(n) == name && same_version(v, version),
         None => false,
     }
 }
@@ -63,6 +62,20 @@ fn belongs_to(filename: &str, name: &str, version: &str) -> bool {
 fn normalize_version(version: &str) -> String {
     let v = version.trim().to_ascii_lowercase();
     v.strip_prefix('v').map(str::to_string).unwrap_or(v)
+}
+
+/// Whether two version strings name the same release, by PEP 440 (`4.6`
+/// and `4.6.0`, `1.0rc1` and `1.0.0-rc.1`); strings that are not PEP 440
+/// versions are compared as written (case and a leading `v` aside).
+pub fn same_version(a: &str, b: &str) -> bool {
+    use std::str::FromStr;
+    match (
+        uv_pep440::Version::from_str(a.trim()),
+        uv_pep440::Version::from_str(b.trim()),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => normalize_version(a) == normalize_version(b),
+    }
 }
 
 #[cfg(test)]
@@ -102,6 +115,13 @@ mod tests {
         ];
         let (chosen, _) = select_wheel(&files, "demo-pkg", "1.0", &target).unwrap();
         assert_eq!(chosen.filename, files[1].filename);
+        // `1.0.0` is the same release as `1.0`.
+        let (chosen, _) = select_wheel(&files, "demo-pkg", "1.0.0", &target).unwrap();
+        assert_eq!(chosen.filename, files[1].filename);
+        // A release the index does not list at all says so.
+        let err = select_wheel(&files, "demo-pkg", "1.5", &target).unwrap_err();
+        assert!(err.to_string().contains("lists no file"), "{err}");
+        assert!(err.hint().unwrap().contains("--index-url"), "{err}");
         let (chosen, _) = select_wheel(&files, "DEMO_PKG", "2.0", &target).unwrap();
         assert_eq!(chosen.filename, files[0].filename);
 
@@ -124,5 +144,15 @@ mod tests {
             other => panic!("unexpected {other}"),
         }
         assert!(err.to_string().contains("aarch64"), "{err}");
+    }
+
+    #[test]
+    fn versions_are_equal_by_pep_440_not_by_spelling() {
+        assert!(same_version("4.6", "4.6.0"));
+        assert!(same_version("1.0RC1", "1.0rc1"));
+        assert!(same_version("v2.1", "2.1"));
+        assert!(!same_version("4.6", "4.6.1"));
+        assert!(!same_version("4.6", "4.6.post1"));
+        assert!(same_version("not-a-version", "NOT-A-VERSION"));
     }
 }

@@ -12,6 +12,13 @@ pub const LOCKSHIP_KEYRING: &str = "LOCKSHIP_KEYRING";
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// The size (bytes) from which a wheel gets a layer of its own (`--large-wheel-bytes`).
 pub const LOCKSHIP_LARGE_WHEEL_BYTES: &str = "LOCKSHIP_LARGE_WHEEL_BYTES";
+/// The default repository, `HOST[:PORT]/NAMESPACE`: `--push` sends a tag without a
+/// registry (and, without a tag, PROJECT:VERSION) there (after `[tool.lockship] repo`).
+pub const LOCKSHIP_REPO: &str = "LOCKSHIP_REPO";
+/// uv's mirror of the python-build-standalone releases; lockship downloads
+/// standalone CPython builds from it too (after `--python-mirror` and
+/// `[tool.lockship] python-mirror`).
+pub const UV_PYTHON_INSTALL_MIRROR: &str = "UV_PYTHON_INSTALL_MIRROR";
 /// XDG base directory for caches.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The home directory (the cache's last fallback, `~/.cache/lockship`).

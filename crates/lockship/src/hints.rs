@@ -34,6 +34,8 @@ hints!(
         lockship_project::ProjectError,
         lockship_wheel::WheelError,
         lockship_sdist::SdistError,
+        lockship_python::PythonError,
+        lockship_sandbox::SandboxError,
         lockship_elf::ElfError,
         lockship_registry::RegistryError,
         lockship_dockerfile::DockerfileError,
@@ -182,6 +184,30 @@ mod tests {
             text.ends_with("\nhint: choose a path you can write to"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn python_and_sandbox_errors_give_their_hints_once() {
+        // Bare, under a context.
+        let python = lockship_python::PythonError::BadSource {
+            value: "conda".into(),
+        };
+        let hint = python.hint().expect("it has a hint");
+        let text = render(&anyhow::Error::new(python).context("Cannot choose the Python"));
+        assert!(text.ends_with(&format!("\nhint: {hint}")), "{text}");
+        let sandbox = lockship_sandbox::SandboxError::NotFound {
+            searched: String::new(),
+        };
+        let hint = sandbox.hint().expect("it has a hint");
+        let text = render(&anyhow::Error::new(sandbox).context("Cannot compile bytecode"));
+        assert!(text.ends_with(&format!("\nhint: {hint}")), "{text}");
+        // Through the build, which passes the Python's hint on: once.
+        let python = lockship_python::PythonError::BadSource {
+            value: "conda".into(),
+        };
+        let hint = python.hint().expect("it has a hint");
+        let text = render(&anyhow::Error::new(BuildError::from(python)));
+        assert_eq!(text.matches(&format!("hint: {hint}")).count(), 1, "{text}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(cli::spaced_values(std::env::args_os()));
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

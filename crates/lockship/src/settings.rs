@@ -37,6 +37,10 @@ pub struct Environment {
     pub source_date_epoch: Option<String>,
     /// `LOCKSHIP_LARGE_WHEEL_BYTES`.
     pub large_wheel_bytes: Option<String>,
+    /// `UV_PYTHON_INSTALL_MIRROR`.
+    pub python_mirror: Option<String>,
+    /// `LOCKSHIP_REPO`.
+    pub repo: Option<String>,
 }
 
 impl Environment {
@@ -52,6 +56,8 @@ impl Environment {
             keyring: os(env_vars::LOCKSHIP_KEYRING),
             source_date_epoch: text(env_vars::SOURCE_DATE_EPOCH),
             large_wheel_bytes: text(env_vars::LOCKSHIP_LARGE_WHEEL_BYTES),
+            python_mirror: text(env_vars::UV_PYTHON_INSTALL_MIRROR),
+            repo: text(env_vars::LOCKSHIP_REPO).filter(|r| !r.trim().is_empty()),
         }
     }
 }
@@ -115,6 +121,12 @@ pub struct RuntimeSettings {
     source_date_epoch: Option<String>,
     /// Not `--no-compile`.
     pub compile: bool,
+    /// `--python-source`, else `[tool.lockship] python-source` (set by
+    /// [`BuildSettings::resolve`]).
+    pub python_source: Option<lockship_python::PythonSource>,
+    /// `--python-mirror`, else `[tool.lockship] python-mirror`, else
+    /// `UV_PYTHON_INSTALL_MIRROR`, else the public release downloads.
+    pub python_mirror: lockship_python::Mirror,
 }
 
 impl RuntimeSettings {
@@ -137,6 +149,12 @@ impl RuntimeSettings {
             },
             source_date_epoch: env.source_date_epoch.clone(),
             compile: !args.no_compile,
+            python_source: None,
+            python_mirror: lockship_python::Mirror::resolve(
+                None,
+                None,
+                env.python_mirror.as_deref(),
+            )?,
         })
     }
 
@@ -152,6 +170,8 @@ impl RuntimeSettings {
         options.compression = self.compression;
         options.epoch = self.epoch()?;
         options.compile = self.compile;
+        options.python_source = self.python_source;
+        options.python_mirror = self.python_mirror.clone();
         Ok(options)
     }
 
@@ -212,6 +232,20 @@ pub fn python_request(flag: Option<&str>, project: &Project) -> Option<String> {
         .or_else(|| project.lockship.python.clone())
 }
 
+/// The Debian runtime for a request (3.11 when there is none). A version
+/// Debian lacks may come from a standalone build, which the selection
+/// decides: the request is only checked here, and the default suite stands in.
+pub fn python_runtime(request: Option<&str>) -> Result<PythonRuntime> {
+    let text = request.unwrap_or(DEFAULT_PYTHON);
+    match PythonRuntime::lookup(text) {
+        Ok(runtime) => Ok(runtime),
+        Err(_) => {
+            lockship_python::PythonRequest::parse(text, "--python")?;
+            Ok(lockship_runtime::SUPPORTED[0].clone())
+        }
+    }
+}
+
 /// `lockship build` and `lockship plan`: every flag merged with
 /// `[tool.lockship]` and the environment.
 #[derive(Debug, Clone)]
@@ -243,19 +277,34 @@ pub struct BuildSettings {
     pub max_wheel_layers: usize,
     /// `--build-packages` names (added to `[tool.lockship] build-packages` by the library).
     pub build_packages: Vec<String>,
-    /// `--build-packages auto`.
+    /// Build packages found without help (the default); `--build-packages none` turns it off.
     pub auto_build_packages: bool,
     /// `--allow-file-urls`.
     pub allowed_file_roots: Vec<PathBuf>,
     /// Not `--no-strip`, else `[tool.lockship] strip`, else on.
     pub strip: bool,
+    /// The default repository bare names are pushed to: `[tool.lockship] repo`,
+    /// else `LOCKSHIP_REPO`.
+    pub repo: Option<String>,
 }
 
 impl BuildSettings {
     /// Merges `build`'s flags, the project's `[tool.lockship]` and the environment.
     pub fn resolve(args: &BuildArgs, env: &Environment) -> Result<BuildSettings> {
-        let runtime = RuntimeSettings::resolve(&args.runtime, env)?;
+        let mut runtime = RuntimeSettings::resolve(&args.runtime, env)?;
         let project = Project::load_package(&args.project, args.package.as_deref())?;
+        let tool = &project.lockship;
+        runtime.python_source = args
+            .python_source
+            .as_deref()
+            .or(tool.python_source.as_deref())
+            .map(str::parse)
+            .transpose()?;
+        runtime.python_mirror = lockship_python::Mirror::resolve(
+            args.python_mirror.as_deref(),
+            tool.python_mirror.as_deref(),
+            env.python_mirror.as_deref(),
+        )?;
         let python_request = python_request(args.python.as_deref(), &project);
         let base_image = args
             .base_image
@@ -270,13 +319,16 @@ impl BuildSettings {
                 .as_deref()
                 .and_then(|v| PythonRuntime::lookup(v).ok())
                 .unwrap_or_else(|| lockship_runtime::SUPPORTED[0].clone()),
-            None => PythonRuntime::lookup(python_request.as_deref().unwrap_or(DEFAULT_PYTHON))?,
+            // A version Debian lacks may come from a standalone build: the
+            // selection decides, this is only the default suite then.
+            None => python_runtime(python_request.as_deref())?,
         };
         let mut build_packages = Vec::new();
-        let mut auto_build_packages = false;
+        let mut auto_build_packages = true;
         for p in &args.build_packages {
             match p.trim() {
                 "auto" => auto_build_packages = true,
+                "none" => auto_build_packages = false,
                 "" => {}
                 name => build_packages.push(name.to_string()),
             }
@@ -305,6 +357,7 @@ impl BuildSettings {
             auto_build_packages,
             allowed_file_roots: args.allow_file_urls.clone(),
             strip: !args.no_strip && project.lockship.strip.unwrap_or(true),
+            repo: project.lockship.repo.clone().or_else(|| env.repo.clone()),
         })
     }
 }
@@ -449,7 +502,7 @@ mod tests {
     fn build_args(argv: &[&str]) -> BuildArgs {
         use clap::Parser as _;
         match crate::cli::Cli::try_parse_from(argv).unwrap().command {
-            crate::cli::Command::Build(args) => args,
+            crate::cli::Command::Build(args) => args.inputs,
             other => panic!("not a build: {other:?}"),
         }
     }
@@ -462,6 +515,54 @@ mod tests {
         )
         .unwrap();
         dir
+    }
+
+    #[test]
+    fn python_source_and_mirror_come_from_the_flag_then_the_table_then_uv_variable() {
+        let dir =
+            project("python-source = 'standalone'\npython-mirror = 'http://127.0.0.1:1/tool'\n");
+        let path = dir.path().to_str().unwrap();
+        let env = Environment {
+            python_mirror: Some("http://127.0.0.1:1/uv".into()),
+            ..Environment::default()
+        };
+        let s = BuildSettings::resolve(&build_args(&["lockship", "build", path]), &env).unwrap();
+        let source = Some(lockship_python::PythonSource::Standalone);
+        assert_eq!(s.runtime.python_source, source);
+        assert_eq!(s.runtime.python_mirror.base, "http://127.0.0.1:1/tool");
+        let argv = [
+            "lockship",
+            "build",
+            path,
+            "--python-source",
+            "debian",
+            "--python-mirror",
+            "http://127.0.0.1:1/flag",
+        ];
+        let s = BuildSettings::resolve(&build_args(&argv), &env).unwrap();
+        let source = Some(lockship_python::PythonSource::Debian);
+        assert_eq!(s.runtime.python_source, source);
+        assert_eq!(s.runtime.python_mirror.base, "http://127.0.0.1:1/flag");
+        let plain = project("");
+        let path = plain.path().to_str().unwrap();
+        let s = BuildSettings::resolve(&build_args(&["lockship", "build", path]), &env).unwrap();
+        assert_eq!(s.runtime.python_mirror.base, "http://127.0.0.1:1/uv");
+        let bad = ["lockship", "build", path, "--python-source", "conda"];
+        let err = BuildSettings::resolve(&build_args(&bad), &env).unwrap_err();
+        assert!(err.to_string().contains("conda"), "{err}");
+    }
+
+    #[test]
+    fn build_packages_are_found_by_default_and_none_turns_it_off() {
+        let dir = project("");
+        let path = dir.path().to_str().unwrap();
+        let env = Environment::default();
+        let s = BuildSettings::resolve(&build_args(&["lockship", "build", path]), &env).unwrap();
+        assert!(s.auto_build_packages);
+        let args = build_args(&["lockship", "build", path, "--build-packages", "none"]);
+        let s = BuildSettings::resolve(&args, &env).unwrap();
+        assert!(!s.auto_build_packages);
+        assert!(s.build_packages.is_empty());
     }
 
     #[test]

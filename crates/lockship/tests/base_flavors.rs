@@ -48,7 +48,7 @@ fn build(flavor: &str, ca_certs: &[PathBuf], tag: Option<&str>) -> serde_json::V
     }
     let dir = tempfile::tempdir().unwrap();
     match tag {
-        Some(tag) => cmd.args(["--load", tag]),
+        Some(tag) => cmd.args(["--load", "-t", tag]),
         None => cmd.arg("--output").arg(format!(
             "oci-archive:{}",
             dir.path().join("image.tar").display()

@@ -45,6 +45,7 @@ fn build_and_run(python: &str) {
         "--output",
         &format!("oci:{}", layout.display()),
         "--load",
+        "-t",
         &tag,
     ]));
     for output in [
@@ -163,7 +164,7 @@ fn debug_image_has_a_busybox_shell() {
     }
     let tag = "lockship-test/python:3.11-debug";
     run_ok(lockship().args([
-        "base", "--python", "3.11", "--debug", "--quiet", "--load", tag,
+        "base", "--python", "3.11", "--debug", "--quiet", "--load", "-t", tag,
     ]));
     let out = run_ok(docker().args([
         "run",

@@ -9,24 +9,6 @@ use std::path::Path;
 
 use common::*;
 
-fn online() -> bool {
-    require("the Debian mirror", mirror_available())
-}
-
-/// `lockship build PROJECT --json --output oci:OUT EXTRA…`, parsed.
-fn build_json(project: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = run_ok(
-        lockship()
-            .arg("build")
-            .arg(project)
-            .arg("--json")
-            .arg("--output")
-            .arg(format!("oci:{}", out.display()))
-            .args(extra),
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// Per layer of a `--json` summary: whether it came from the cache.
 fn cached_flags(summary: &serde_json::Value) -> Vec<bool> {
     summary["cached"]
@@ -63,6 +45,7 @@ fn serves_http(example: &str, expect: &str) {
         "--output",
         &format!("docker-archive:{}", archive.display()),
         "--load",
+        "-t",
         &tag,
     ]));
     run_ok(lockship().args(["validate", &format!("docker-archive:{}", archive.display())]));
@@ -108,7 +91,14 @@ fn cli_app_with_a_uv_lock_runs_its_console_script() {
             .current_dir(&project),
     );
     let tag = "lockship-test/cli-app:e2e";
-    run_ok(lockship().args(["build", project.to_str().unwrap(), "--quiet", "--load", tag]));
+    run_ok(lockship().args([
+        "build",
+        project.to_str().unwrap(),
+        "--quiet",
+        "--load",
+        "-t",
+        tag,
+    ]));
     let out = run_ok(docker().args(["run", "--rm", "--read-only", tag, "hello", "lockship"]));
     docker_rmi(tag);
     assert_eq!(
@@ -347,6 +337,7 @@ fn a_git_dependency_is_fetched_at_the_locked_commit_and_leaves_no_trace() {
         "--output",
         &format!("oci:{}", layout.display()),
         "--load",
+        "-t",
         tag,
     ]));
     let out = run_ok(docker().args(["run", "--rm", "--read-only", tag, "lockship"]));
@@ -407,8 +398,14 @@ fn a_pylock_toml_made_at_test_time_builds_and_runs() {
     );
     std::fs::remove_file(project.join("uv.lock")).unwrap();
     let tag = "lockship-test/pylock-app:e2e";
-    let out =
-        run_ok(lockship().args(["build", project.to_str().unwrap(), "--json", "--load", tag]));
+    let out = run_ok(lockship().args([
+        "build",
+        project.to_str().unwrap(),
+        "--json",
+        "--load",
+        "-t",
+        tag,
+    ]));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["lockfile"], "pylock.toml");
     let out = run_ok(docker().args(["run", "--rm", "--read-only", tag, "hello", "pylock"]));
@@ -477,6 +474,7 @@ fn large_wheels_get_layers_of_their_own() {
         "--max-wheel-layers",
         "2",
         "--load",
+        "-t",
         tag,
     ];
     let build = |name: &str| build_json(&app, &dir.path().join(name), &split);

@@ -72,7 +72,7 @@ fn flask_app_on_a_local_base_image_keeps_its_layers_and_serves() {
         lockship()
             .args(["--json", "build"])
             .arg(&project)
-            .args(["--base-image", &base, "--load", tag])
+            .args(["--base-image", &base, "--load", "-t", tag])
             .arg("--output")
             .arg(format!("oci:{}", out.display())),
     );
@@ -183,7 +183,7 @@ fn a_base_from_a_registry_is_pulled_and_its_layers_are_not_uploaded_again() {
     let dir = tempfile::tempdir().unwrap();
     let base_ref = format!("{}/base/python:3.11-slim", registry.host());
     run_ok(lockship().args([
-        "base", "--python", "3.11", "--flavor", "slim", "--quiet", "--push", &base_ref,
+        "base", "--python", "3.11", "--flavor", "slim", "--quiet", "--push", "-t", &base_ref,
     ]));
     let project = copy_example("flask-app", dir.path());
     let app_ref = format!("{}/team/flask-on-base:1", registry.host());
@@ -194,7 +194,7 @@ fn a_base_from_a_registry_is_pulled_and_its_layers_are_not_uploaded_again() {
             .env("LOCKSHIP_CACHE_DIR", &cache)
             .args(["--json", "build"])
             .arg(&project)
-            .args(["--base-image", &base_ref, "--push", &app_ref]),
+            .args(["--base-image", &base_ref, "--push", "-t", &app_ref]),
     );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["base_image"]["source"], base_ref.as_str());
@@ -228,7 +228,7 @@ fn a_docker_save_archive_is_a_base_too() {
     let dir = tempfile::tempdir().unwrap();
     let base_tag = "lockship-test/saved-base:3.11-slim";
     run_ok(lockship().args([
-        "base", "--python", "3.11", "--flavor", "slim", "--quiet", "--load", base_tag,
+        "base", "--python", "3.11", "--flavor", "slim", "--quiet", "--load", "-t", base_tag,
     ]));
     // The engine's own writer: Docker 20.10 saves the legacy format (no OCI layout).
     let saved = dir.path().join("saved.tar");
@@ -249,7 +249,7 @@ fn a_docker_save_archive_is_a_base_too() {
         lockship()
             .arg("build")
             .arg(&project)
-            .args(["--quiet", "--load", tag])
+            .args(["--quiet", "--load", "-t", tag])
             .arg("--base-image")
             .arg(format!("docker-archive:{}", saved.display())),
     );

@@ -53,7 +53,7 @@ fn standins() -> bool {
         for (flavor, tag) in [("slim", "python:3.11-slim"), ("full", "python:3.11")] {
             let mut cmd = lockship();
             cmd.args([
-                "base", "--python", "3.11", "--flavor", flavor, "--quiet", "--load", tag,
+                "base", "--python", "3.11", "--flavor", flavor, "--quiet", "--load", "-t", tag,
             ]);
             for ca in host_cas() {
                 cmd.arg("--ca-cert").arg(ca);
@@ -70,7 +70,7 @@ fn render(project: &Path, strategy: &str, extra: &[&str]) -> String {
         lockship()
             .arg("dockerfile")
             .arg(project)
-            .args(["--strategy", strategy, "--write"])
+            .args(["--strategy", strategy, "--write", "--force"])
             .args(extra),
     );
     let warnings = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -368,7 +368,7 @@ fn recommended_puts_the_same_packages_as_lockship_build() {
         lockship()
             .arg("build")
             .arg(&project)
-            .args(["--quiet", "--load", lockship_tag]),
+            .args(["--quiet", "--load", "-t", lockship_tag]),
     );
     render(&project, "recommended", &[]);
     docker_build(&project, docker_tag, "production");
@@ -409,6 +409,7 @@ fn dev_target_and_compose_and_no_key_in_the_image() {
         "--strategy",
         "multi-layered-slim",
         "--compose",
+        "--force",
     ]));
     let compose = std::fs::read_to_string(project.join("compose.yaml")).unwrap();
     assert!(compose.contains("target: development"), "{compose}");

@@ -80,6 +80,15 @@ fn psycopg2_from_its_sdist_talks_to_postgres() {
         .unwrap()
         .contains("cp311-cp311-linux_x86_64"));
     assert_eq!(wheel["sha256"].as_str().unwrap().len(), 64);
+    // No `build-packages` line: lockship added libpq-dev and says why.
+    assert_eq!(
+        wheel["build_packages"],
+        serde_json::json!(["libpq-dev"]),
+        "{wheel}"
+    );
+    let added = &wheel["added_build_packages"][0];
+    assert_eq!(added["package"], "libpq-dev", "{wheel}");
+    assert!(!added["line"].as_str().unwrap().is_empty(), "{wheel}");
     assert!(
         first["libdeps"]["packages"]["libpq5"][0]["soname"] == "libpq.so.5",
         "libdeps found libpq5: {}",
@@ -230,15 +239,17 @@ fn a_failed_sdist_build_names_the_dev_package_and_auto_fixes_it() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let project = edited_copy("psycopg2-app", dir.path(), |t| {
-        t.replace("build-packages = [\"libpq-dev\"]", "")
-    });
+    let project = edited_copy("psycopg2-app", dir.path(), |t| t);
+    assert!(!std::fs::read_to_string(project.join("pyproject.toml"))
+        .unwrap()
+        .contains("build-packages ="));
     let archive = dir.path().join("out.tar");
+    // `--build-packages none`: nothing is added, and the error explains.
     let err = run_err(
         lockship()
             .arg("build")
             .arg(&project)
-            .arg("--output")
+            .args(["--build-packages", "none", "--output"])
             .arg(format!("docker-archive:{}", archive.display())),
     );
     assert!(
@@ -258,18 +269,42 @@ fn a_failed_sdist_build_names_the_dev_package_and_auto_fixes_it() {
     );
     assert!(!archive.exists(), "no half-written output");
 
-    // `--build-packages auto` adds libpq-dev and retries once.
+    // By default, libpq-dev is added (and named, with the line that asked
+    // for it, in the output and in --json).
     let out = run_ok(
         lockship()
             .args(["--json", "build"])
             .arg(&project)
-            .args(["--build-packages", "auto", "--output"])
+            .arg("--output")
             .arg(format!("docker-archive:{}", archive.display())),
     );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let packages = &built_wheel(&summary)["build_packages"];
-    assert_eq!(packages, &serde_json::json!(["libpq-dev"]), "{summary}");
+    let wheel = built_wheel(&summary);
+    assert_eq!(
+        wheel["build_packages"],
+        serde_json::json!(["libpq-dev"]),
+        "{summary}"
+    );
+    let added = &wheel["added_build_packages"];
+    assert_eq!(added[0]["package"], "libpq-dev", "{summary}");
+    assert_eq!(added[0]["by"], "table", "{summary}");
     assert!(summary["libdeps"]["packages"].get("libpq5").is_some());
+    let human = run_ok(
+        lockship()
+            .arg("build")
+            .arg(&project)
+            .arg("--output")
+            .arg(format!("docker-archive:{}", archive.display())),
+    );
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(
+        stderr.contains("build package libpq-dev added for `psycopg2`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pin them: build-packages = [\"libpq-dev\"]"),
+        "{stderr}"
+    );
 }
 
 #[test]

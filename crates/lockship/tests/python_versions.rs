@@ -9,10 +9,6 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-fn online() -> bool {
-    require("the Debian mirror", mirror_available())
-}
-
 /// The flask example in `dir`, with `requires-python` set to `range` and,
 /// when given, a `.python-version` of `version_file`.
 fn project(dir: &Path, range: &str, version_file: Option<&str>) -> PathBuf {
@@ -115,12 +111,12 @@ fn a_patch_release_no_provider_has_is_an_error_naming_what_exists() {
     }
     let dir = tempfile::tempdir().unwrap();
     let app = project(dir.path(), ">=3.11", None);
-    let err = run_err(
-        lockship()
-            .arg("plan")
-            .arg(&app)
-            .args(["--python", "3.11.9"]),
-    );
+    let err = run_err(lockship().arg("plan").arg(&app).args([
+        "--python",
+        "3.11.9",
+        "--python-source",
+        "debian",
+    ]));
     assert!(err.contains("3.11.9"), "{err}");
     // What bookworm has is listed, never silently substituted.
     assert!(err.contains("3.11.2"), "{err}");
@@ -147,6 +143,7 @@ fn requires_python_3_13_builds_and_runs_on_3_13() {
         "--output",
         &format!("docker-archive:{}", archive.display()),
         "--load",
+        "-t",
         tag,
     ]));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -11,24 +11,6 @@ use std::process::Command;
 
 use common::*;
 
-fn online() -> bool {
-    require("the Debian mirror", mirror_available())
-}
-
-/// `lockship build PROJECT --json --output oci:OUT EXTRA…`, parsed.
-fn build_json(project: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = run_ok(
-        lockship()
-            .arg("build")
-            .arg(project)
-            .arg("--json")
-            .arg("--output")
-            .arg(format!("oci:{}", out.display()))
-            .args(extra),
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// The summary's warnings, one string each.
 fn warnings(summary: &serde_json::Value) -> Vec<String> {
     summary["warnings"]
@@ -78,7 +60,7 @@ fn a_uv_workspace_member_builds_alike_from_its_directory_and_with_package_from_t
     let from_root = build_json(
         &root,
         &dir.path().join("root"),
-        &["--package", "api", "--load", tag],
+        &["--package", "api", "--load", "-t", tag],
     );
     assert_eq!(member["digest"], from_root["digest"]);
     let user = inspect(tag, "{{.Config.User}}");
@@ -102,7 +84,7 @@ fn an_app_without_a_project_table_builds_from_a_hashed_requirements_file() {
     let summary = build_json(
         &examples().join("requirements-app"),
         &dir.path().join("oci"),
-        &["--lockfile", "requirements/main.txt", "--load", tag],
+        &["--lockfile", "requirements/main.txt", "--load", "-t", tag],
     );
     assert_eq!(summary["project"], "requirements-app", "{summary}");
     let workdir = inspect(tag, "{{.Config.WorkingDir}}");
@@ -199,7 +181,7 @@ fn nothing_to_run_is_a_warning_naming_command_and_no_entrypoint() {
     let summary = build_json(
         &project,
         &dir.path().join("oci"),
-        &["--lockfile", "requirements/main.txt", "--load", tag],
+        &["--lockfile", "requirements/main.txt", "--load", "-t", tag],
     );
     let entrypoint = inspect(tag, "{{json .Config.Entrypoint}}");
     let cmd = inspect(tag, "{{json .Config.Cmd}}");

@@ -30,7 +30,7 @@ fn push_json(
         cmd.arg("--json")
             .arg("build")
             .arg(project)
-            .args(["--push", reference])
+            .args(["--push", "-t", reference])
             .args(extra),
     );
     serde_json::from_slice(&out.stdout).unwrap()

@@ -211,7 +211,7 @@ impl Harness<'_> {
             ));
             let mut cmd = self.lockship();
             cmd.arg("--cache-dir").arg(&self.warm_cache).args([
-                "--quiet", "base", "--python", python, "--flavor", flavor, "--load", &tag,
+                "--quiet", "base", "--python", python, "--flavor", flavor, "--load", "-t", &tag,
             ]);
             for ca in &self.options.ca_certs {
                 cmd.arg("--ca-cert").arg(ca);
@@ -235,7 +235,7 @@ impl Harness<'_> {
                 .arg(&self.warm_cache)
                 .args(["--quiet", "dockerfile"])
                 .arg(&dir)
-                .args(["--strategy", strategy, "--write"]),
+                .args(["--strategy", strategy, "--write", "--force"]),
         )?;
         Ok(())
     }
@@ -254,7 +254,7 @@ impl Harness<'_> {
             .args(["--json", "build"])
             .arg(dir);
         match target {
-            Target::Load(tag) => cmd.args(["--load", &tag]),
+            Target::Load(tag) => cmd.args(["--load", "-t", &tag]),
             Target::Oci(oci) => {
                 if oci.exists() {
                     std::fs::remove_dir_all(&oci).map_err(io_err("remove", &oci))?;

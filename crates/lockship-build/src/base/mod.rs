@@ -33,7 +33,7 @@ mod tests;
 
 pub use probe::BaseFacts;
 pub use pull::{pull, BaseImageSource, PulledBase};
-pub use tree::{base_tree, prepare, unpack_tree, BaseTree, PreparedBase};
+pub use tree::{base_layers_tree, base_tree, prepare, unpack_tree, BaseTree, PreparedBase};
 
 /// The `PATH` of lockship's own runtime.
 const RUNTIME_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -45,7 +45,13 @@ pub enum BaseKind {
     Runtime,
     /// A `--base-image`, with what was found inside it.
     Image(Box<BaseFacts>),
+    /// lockship's minimal Debian-stable userland with a standalone CPython
+    /// (python-build-standalone) at [`STANDALONE_PREFIX`].
+    Standalone(Box<lockship_python::StandaloneBuild>),
 }
+
+/// Where a standalone CPython sits in the image.
+pub const STANDALONE_PREFIX: &str = lockship_runtime::standalone::PREFIX;
 
 /// The base image and its unpacked tree, once the build has them.
 #[derive(Debug, Clone)]
@@ -81,6 +87,11 @@ impl Base {
     /// downloaded but indexes), or a `--base-image` unpacked and probed.
     pub fn for_plan(ctx: &Context, options: &BuildOptions) -> Result<Base, BuildError> {
         match &options.base_image {
+            None if options.base.standalone.is_some() => {
+                let (repository, debian) =
+                    lockship_runtime::standalone::plan_userland(ctx, &options.base)?;
+                Ok(Base::standalone(options, debian, repository, None))
+            }
             None => {
                 let (repository, debian) = lockship_runtime::plan_base(ctx, &options.base)?;
                 Ok(Base {
@@ -98,10 +109,27 @@ impl Base {
     /// The base as a build needs it: its image and unpacked tree.
     pub fn for_build(ctx: &Context, options: &BuildOptions) -> Result<Base, BuildError> {
         match &options.base_image {
+            None if options.base.standalone.is_some() => {
+                let build = options.base.standalone.as_ref().expect("checked above");
+                let base =
+                    lockship_runtime::standalone::build_standalone_base(ctx, &options.base, build)?;
+                let (tree, tree_key) = base_layers_tree(ctx, &base.image.layers)?;
+                let built = BaseImage {
+                    image: base.image,
+                    tree,
+                    tree_key,
+                    cached: base.layers_cached,
+                };
+                Ok(Base::standalone(
+                    options,
+                    base.plan,
+                    base.repository,
+                    Some(built),
+                ))
+            }
             None => {
                 let base = lockship_runtime::build_base(ctx, &options.base)?;
-                let layer = base.image.layers[0].clone();
-                let tree = base_tree(ctx, &layer)?;
+                let (tree, tree_key) = base_layers_tree(ctx, &base.image.layers)?;
                 Ok(Base {
                     kind: BaseKind::Runtime,
                     debian: base.plan,
@@ -110,12 +138,29 @@ impl Base {
                     built: Some(BaseImage {
                         image: base.image,
                         tree,
-                        tree_key: layer.diff_id.clone(),
+                        tree_key,
                         cached: base.layer_cached,
                     }),
                 })
             }
             Some(pulled) => Base::image(ctx, options, pulled),
+        }
+    }
+
+    /// A standalone CPython's base: the userland's `debian` plan.
+    fn standalone(
+        options: &BuildOptions,
+        debian: BasePlan,
+        repository: lockship_debian::Repository,
+        built: Option<BaseImage>,
+    ) -> Base {
+        let build = options.base.standalone.clone().expect("a standalone build");
+        Base {
+            kind: BaseKind::Standalone(Box::new(build)),
+            debian,
+            options: lockship_runtime::standalone::userland_options(&options.base),
+            repository: OnceCell::from(repository),
+            built,
         }
     }
 
@@ -179,7 +224,7 @@ impl Base {
     /// What was found inside a `--base-image` (the plan shows it).
     pub fn facts(&self) -> Option<&BaseFacts> {
         match &self.kind {
-            BaseKind::Runtime => None,
+            BaseKind::Runtime | BaseKind::Standalone(_) => None,
             BaseKind::Image(facts) => Some(facts),
         }
     }
@@ -199,6 +244,7 @@ impl Base {
         match &self.kind {
             BaseKind::Runtime => split_version(self.debian.python.version, (3, 11)),
             BaseKind::Image(f) => f.version(),
+            BaseKind::Standalone(b) => (b.version.major as u8, b.version.minor as u8),
         }
     }
 
@@ -215,6 +261,7 @@ impl Base {
                     .unwrap_or_else(|| format!("{}.0", self.debian.python.version))
             }
             BaseKind::Image(f) => f.python_full_version.clone(),
+            BaseKind::Standalone(b) => b.version.to_string(),
         }
     }
 
@@ -223,14 +270,18 @@ impl Base {
         match &self.kind {
             BaseKind::Runtime => format!("/usr/bin/{}", self.debian.python.binary()),
             BaseKind::Image(f) => f.python.clone(),
+            BaseKind::Standalone(b) => {
+                format!("{STANDALONE_PREFIX}/bin/python{}", b.version.minor_string())
+            }
         }
     }
 
     /// The wheel tags the base accepts: its CPython, architecture and C library.
     pub fn wheel_target(&self) -> WheelTarget {
+        // lockship's runtimes: the manylinux cap is the glibc of the userland.
         let debian = match &self.kind {
             BaseKind::Image(f) => return f.wheel_target(&self.debian.debian_arch),
-            BaseKind::Runtime => &self.debian,
+            BaseKind::Runtime | BaseKind::Standalone(_) => &self.debian,
         };
         let python = self.python_version();
         let libc6 = debian
@@ -261,7 +312,7 @@ impl Base {
     /// The base's own `PATH`, which the venv's `bin` goes in front of.
     pub fn system_path(&self) -> String {
         match &self.kind {
-            BaseKind::Runtime => RUNTIME_PATH.to_string(),
+            BaseKind::Runtime | BaseKind::Standalone(_) => RUNTIME_PATH.to_string(),
             BaseKind::Image(f) => f.path_var.clone(),
         }
     }
@@ -269,7 +320,7 @@ impl Base {
     /// Whether the base has a CA bundle at lockship's `SSL_CERT_FILE` path.
     pub fn has_ca_bundle(&self) -> bool {
         match &self.kind {
-            BaseKind::Runtime => true,
+            BaseKind::Runtime | BaseKind::Standalone(_) => true,
             BaseKind::Image(f) => f.has_ca_bundle,
         }
     }
@@ -277,7 +328,7 @@ impl Base {
     /// The environment the base's config sets (`PYTHON_VERSION`, `GPG_KEY`…).
     pub fn env(&self) -> &[String] {
         match &self.kind {
-            BaseKind::Runtime => &[],
+            BaseKind::Runtime | BaseKind::Standalone(_) => &[],
             BaseKind::Image(f) => &f.env,
         }
     }
@@ -302,13 +353,27 @@ impl Base {
             BaseKind::Image(f) => {
                 find_interpreter_at(root, &f.python, &f.prefix, &d.debian_arch, &d.triplet)
             }
+            BaseKind::Standalone(_) => find_interpreter_at(
+                root,
+                &self.python_path(),
+                STANDALONE_PREFIX,
+                &d.debian_arch,
+                &d.triplet,
+            ),
         }
     }
 
     /// Refuses sdists the base cannot build: a Debian build environment
-    /// matches only Debian's own Python.
+    /// matches only Debian's own Python (a standalone CPython's headers and
+    /// `sysconfig` are not in it).
     pub fn check_sdist(&self, pin: &crate::WheelPin) -> Result<(), BuildError> {
         match &self.kind {
+            BaseKind::Standalone(b) => Err(BuildError::SdistOnForeignBase {
+                package: pin.name.clone(),
+                version: pin.version.clone(),
+                python: format!("{} (standalone CPython {})", self.python_path(), b.version),
+                libc: "glibc".to_string(),
+            }),
             BaseKind::Image(f) if !f.debian_python || f.suite.is_none() => {
                 Err(BuildError::SdistOnForeignBase {
                     package: pin.name.clone(),

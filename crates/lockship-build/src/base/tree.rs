@@ -228,23 +228,48 @@ pub(crate) fn unpack_with_whiteouts(layer: &Layer, root: &Path) -> Result<u64, B
     )?;
     Ok(unpacked.uncompressed_size)
 }
-/// The base layer unpacked once into the cache (its interpreter compiles
-/// bytecode; libdeps looks up libraries in it), so its interpreter can
-/// compile bytecode for the layers above it.
+/// The one layer of lockship's Debian runtime unpacked once into the cache
+/// ([`base_layers_tree`]).
 pub fn base_tree(ctx: &Context, layer: &lockship_layer::Layer) -> Result<PathBuf, BuildError> {
+    base_layers_tree(ctx, std::slice::from_ref(layer)).map(|(tree, _)| tree)
+}
+
+/// The base's layers unpacked once into the cache (its interpreter compiles
+/// bytecode; libdeps looks up libraries in it), so its interpreter can
+/// compile bytecode for the layers above it. Returns the tree and the key
+/// naming its content (the one layer's diff_id, or a hash of the chain).
+/// lockship's own bases hold no whiteouts.
+pub fn base_layers_tree(
+    ctx: &Context,
+    layers: &[lockship_layer::Layer],
+) -> Result<(PathBuf, String), BuildError> {
+    let key = match layers {
+        [one] => one.diff_id.clone(),
+        _ => {
+            let mut chain = Sha256::new();
+            chain.update(b"lockship-base-layers-v1\0");
+            for layer in layers {
+                chain.update(format!("{}\0", layer.diff_id));
+            }
+            format!("sha256:{}", hex::encode(chain.finalize()))
+        }
+    };
     let dir = ctx
         .cache
-        .keyed_dir("base-tree", layer.diff_id.trim_start_matches("sha256:"));
+        .keyed_dir("base-tree", key.trim_start_matches("sha256:"));
     if dir.is_dir() {
-        return Ok(dir);
+        return Ok((dir, key));
     }
     let tmp = ctx.cache.temp_dir()?;
-    let reader = lockship_layer::open_layer_tar(&layer.path)?;
-    let mut archive = tar::Archive::new(reader);
-    archive.set_preserve_permissions(true);
-    archive
-        .unpack(tmp.path())
-        .map_err(io_err("unpack", &layer.path))?;
+    for layer in layers {
+        let reader = lockship_layer::open_layer_tar(&layer.path)?;
+        let mut archive = tar::Archive::new(reader);
+        archive.set_preserve_permissions(true);
+        archive.set_overwrite(true);
+        archive
+            .unpack(tmp.path())
+            .map_err(io_err("unpack", &layer.path))?;
+    }
     if let Some(parent) = dir.parent() {
         fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
     }
@@ -255,5 +280,5 @@ pub fn base_tree(ctx: &Context, layer: &lockship_layer::Layer) -> Result<PathBuf
             return Err(io_err("rename", &dir)(e));
         }
     }
-    Ok(dir)
+    Ok((dir, key))
 }

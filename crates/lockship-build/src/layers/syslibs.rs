@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Stage;
+use crate::base::Base;
 use crate::error::io_err;
-use crate::BuildError;
+use crate::{BuildError, ImagePlan};
 
 /// A soname the image lacks, and the files that need it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,24 +228,38 @@ fn map_runtime_cached(
         contents.sha256()
     ));
     key.update(serde_json::to_vec(missing).unwrap_or_default());
+    keyed_record(ctx, "libdeps-runtime", key, || {
+        map_runtime_to_packages(contents, missing, triplet)
+    })
+}
+
+/// The JSON record of the cache's `namespace` under `key`, or `make`'s
+/// result, recorded there (temporary file, then a rename). An unreadable
+/// record is made again.
+pub(crate) fn keyed_record<T: Serialize + serde::de::DeserializeOwned>(
+    ctx: &Context,
+    namespace: &str,
+    key: Sha256,
+    make: impl FnOnce() -> Result<T, BuildError>,
+) -> Result<T, BuildError> {
     let record = ctx
         .cache
-        .keyed_dir("libdeps-runtime", &hex::encode(key.finalize()))
+        .keyed_dir(namespace, &hex::encode(key.finalize()))
         .with_extension("json");
     if let Ok(bytes) = std::fs::read(&record) {
-        if let Ok(saved) = serde_json::from_slice::<RuntimeMapping>(&bytes) {
+        if let Ok(saved) = serde_json::from_slice::<T>(&bytes) {
             return Ok(saved);
         }
     }
-    let mapping = map_runtime_to_packages(contents, missing, triplet)?;
+    let made = make()?;
     if let Some(parent) = record.parent() {
         fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
     }
     let tmp = record.with_extension("tmp");
-    fs_err::write(&tmp, serde_json::to_vec(&mapping).unwrap_or_default())
+    fs_err::write(&tmp, serde_json::to_vec(&made).unwrap_or_default())
         .map_err(io_err("write", &tmp))?;
     fs_err::rename(&tmp, &record).map_err(io_err("rename", &record))?;
-    Ok(mapping)
+    Ok(made)
 }
 
 /// What a scan of the venv's layers found: ELF needs the base lacks, and
@@ -259,10 +274,10 @@ pub(crate) struct LayerScan {
     pub runtime: Vec<MissingRuntimeLib>,
 }
 
-/// Checks the ELF files under `scope` in the image made of `trees` (upper
+/// Checks the ELF files under `scope` in the image made of `layers` (upper
 /// first) over the base tree, and the Python code under `scope` for the
-/// libraries it loads at run time. The result is cached under the trees'
-/// layer digests, so a warm build does not unpack anything.
+/// libraries it loads at run time. The result is cached under the layers'
+/// digests, so a warm build does not unpack anything.
 pub(crate) fn scan_layers(
     ctx: &Context,
     base_tree: &Path,
@@ -282,23 +297,33 @@ pub(crate) fn scan_layers(
     for s in scope {
         key.update(format!("{s}\0"));
     }
-    let record = ctx
-        .cache
-        .keyed_dir("libdeps", &hex::encode(key.finalize()))
-        .with_extension("json");
-    if let Ok(bytes) = std::fs::read(&record) {
-        if let Ok(saved) = serde_json::from_slice::<LayerScan>(&bytes) {
-            return Ok(saved);
+    keyed_record(ctx, "libdeps", key, || {
+        let scratch = ctx.cache.temp_dir()?;
+        let mut trees = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            let dir = scratch.path().join(i.to_string());
+            unpack_layer(layer, &dir)?;
+            trees.push(dir);
         }
-    }
+        scan_trees(ctx, base_tree, &trees, scope, target)
+    })
+}
+
+/// The scan itself: the ELF files under `scope` in the image made of
+/// `trees` (image roots, upper first: the first root that has a path wins,
+/// as in overlayfs) over `base_tree`, and the Python code under `scope` in
+/// `trees` for the libraries it loads at run time. Reads the trees only.
+pub(crate) fn scan_trees(
+    ctx: &Context,
+    base_tree: &Path,
+    trees: &[PathBuf],
+    scope: &[String],
+    target: &lockship_target::Target,
+) -> Result<LayerScan, BuildError> {
     ctx.reporter.phase("scanning native code (libdeps)");
-    let scratch = ctx.cache.temp_dir()?;
-    // Upper layers first: the first root wins, as in overlayfs.
     let mut fs = lockship_elf::Filesystem::new();
     let mut loads = Vec::new();
-    for (i, layer) in layers.iter().enumerate() {
-        let dir = scratch.path().join(i.to_string());
-        unpack_layer(layer, &dir)?;
+    for dir in trees {
         for s in scope {
             let tree = dir.join(s.trim_start_matches('/'));
             if !tree.is_dir() {
@@ -322,19 +347,11 @@ pub(crate) fn scan_layers(
     )?;
     let runtime = lockship_elf::resolve_runtime_loads(&fs, &loads, target).missing;
     ctx.reporter.phase("");
-    let saved = LayerScan {
+    Ok(LayerScan {
         missing: missing_libs(&report),
         scanned: report.scanned,
         runtime,
-    };
-    if let Some(parent) = record.parent() {
-        fs_err::create_dir_all(parent).map_err(io_err("create", parent))?;
-    }
-    let tmp = record.with_extension("tmp");
-    fs_err::write(&tmp, serde_json::to_vec(&saved).unwrap_or_default())
-        .map_err(io_err("write", &tmp))?;
-    fs_err::rename(&tmp, &record).map_err(io_err("rename", &record))?;
-    Ok(saved)
+    })
 }
 
 /// Unpacks one layer tarball into `dir`.
@@ -398,36 +415,75 @@ pub(crate) fn layer_for(
     stage: &Stage,
     venv_layers: &[&Layer],
 ) -> Result<(Libdeps, Option<SyslibsLayer>), BuildError> {
-    let ctx = stage.ctx;
     let built = stage.base.built();
-    let debian_arch = &stage.base.debian.debian_arch;
-    let target = lockship_target::by_debian_arch(debian_arch).ok_or_else(|| {
-        BuildError::Runtime(lockship_runtime::RuntimeError::UnsupportedPlatform {
-            platform: stage.base.debian.platform.clone(),
-            supported: lockship_target::TARGETS
-                .iter()
-                .map(|t| t.debian_arch.to_string())
-                .collect(),
-        })
-    })?;
+    let target = target_of(stage.base)?;
     let scan = scan_layers(
-        ctx,
+        stage.ctx,
         &built.tree,
         &built.tree_key,
         venv_layers,
         std::slice::from_ref(&stage.plan.venv),
         target,
     )?;
+    let resolved = resolve(stage.ctx, stage.base, stage.plan, scan, target)?;
+    let layer = match resolved.repository {
+        Some(repo) => build_layer(stage, repo, &resolved.packages)?,
+        None => None,
+    };
+    Ok((resolved.libdeps, layer))
+}
+
+/// The target of the base's Debian architecture.
+pub(crate) fn target_of(base: &Base) -> Result<&'static lockship_target::Target, BuildError> {
+    let debian_arch = &base.debian.debian_arch;
+    lockship_target::by_debian_arch(debian_arch).ok_or_else(|| {
+        BuildError::Runtime(lockship_runtime::RuntimeError::UnsupportedPlatform {
+            platform: base.debian.platform.clone(),
+            supported: lockship_target::TARGETS
+                .iter()
+                .map(|t| t.debian_arch.to_string())
+                .collect(),
+        })
+    })
+}
+
+/// What a scan comes to: the packages that ship what it found missing.
+pub(crate) struct Resolved<'b> {
+    /// What libdeps found, mapped to packages.
+    pub libdeps: Libdeps,
+    /// The packages to add: libdeps' (ELF needs and run-time loads) and the
+    /// plan's `system-packages`, sorted.
+    pub packages: Vec<String>,
+    /// The suite's indexes they come from; `None` when nothing is to be
+    /// added, or the base has no suite to add from.
+    pub repository: Option<&'b Repository>,
+}
+
+/// Maps a scan to the packages of the base's suite (its Contents index):
+/// ELF needs to run-time packages (an error for a soname no package
+/// ships), run-time loads likewise (a warning for those none ships), with
+/// the plan's `system-packages`.
+pub(crate) fn resolve<'b>(
+    ctx: &Context,
+    base: &'b Base,
+    plan: &ImagePlan,
+    scan: LayerScan,
+    target: &lockship_target::Target,
+) -> Result<Resolved<'b>, BuildError> {
     let mut libdeps = Libdeps {
         scanned: scan.scanned,
         ..Libdeps::default()
     };
-    let mut packages: Vec<String> = stage.plan.system_packages.clone();
+    let mut packages: Vec<String> = plan.system_packages.clone();
     if scan.missing.is_empty() && scan.runtime.is_empty() && packages.is_empty() {
-        return Ok((libdeps, None));
+        return Ok(Resolved {
+            libdeps,
+            packages,
+            repository: None,
+        });
     }
     let missing = scan.missing;
-    let no_suite = matches!(&stage.base.kind, crate::BaseKind::Image(f) if f.suite.is_none());
+    let no_suite = matches!(&base.kind, crate::BaseKind::Image(f) if f.suite.is_none());
     if no_suite && missing.is_empty() && packages.is_empty() {
         // A base lockship cannot add Debian packages to (Alpine, distroless
         // without a suite): what the code loads at run time is a warning.
@@ -440,9 +496,13 @@ pub(crate) fn layer_for(
                 optional: m.optional,
             })
             .collect();
-        return Ok((libdeps, None));
+        return Ok(Resolved {
+            libdeps,
+            packages,
+            repository: None,
+        });
     }
-    let repo = stage.base.repository(ctx, &missing)?;
+    let repo = base.repository(ctx, &missing)?;
     if !missing.is_empty() || !scan.runtime.is_empty() {
         ctx.reporter
             .phase("looking up libraries in the Contents index");
@@ -451,7 +511,7 @@ pub(crate) fn layer_for(
         if !libdeps.unresolved.is_empty() {
             return Err(BuildError::UnresolvedLibraries {
                 missing: libdeps.unresolved.clone(),
-                suite: stage.plan.base.python.suite.to_string(),
+                suite: plan.base.python.suite.to_string(),
             });
         }
         packages.extend(libdeps.packages.keys().cloned());
@@ -463,7 +523,11 @@ pub(crate) fn layer_for(
     }
     packages.sort();
     packages.dedup();
-    Ok((libdeps, build_layer(stage, repo, &packages)?))
+    Ok(Resolved {
+        libdeps,
+        packages,
+        repository: Some(repo),
+    })
 }
 
 /// The system-libraries layer: `packages` and their closure, minus what the

@@ -4,11 +4,11 @@
 //! [`standard_entries`] lays out an archive exactly as a release's
 //! `install_only_stripped` asset is laid out (one top directory `python/`
 //! holding `bin/python3.X`, `lib/libpython3.X.so.1.0`, `lib/python3.X/...`,
-//! `include/`, `share/`), with the interpreter, library and a few stdlib
-//! modules copied from the host's Debian Python when it has one and named
-//! as the version under test. [`Release::publish`] writes the archives and
-//! their `SHA256SUMS` (`"{sha256}  {name}\n"`, sorted by name) under
-//! `<root>/<tag>/`, and [`serve`] serves `<root>` over HTTP.
+//! `include/`, `share/`), with placeholders for the interpreter, library
+//! and stdlib modules: these tests check the download, hashes, unpacking and
+//! pruning, and never run what they unpack. [`Release::publish`] writes the
+//! archives and their `SHA256SUMS` (`"{sha256}  {name}\n"`, sorted by name)
+//! under `<root>/<tag>/`, and [`serve`] serves `<root>` over HTTP.
 
 #![allow(dead_code)]
 
@@ -36,9 +36,12 @@ pub enum Entry {
     Fifo(String),
 }
 
-/// The host's file when it exists, else `fallback`.
-fn host_bytes(path: &str, fallback: &str) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|_| fallback.as_bytes().to_vec())
+/// Placeholder content of a file these tests never run: no real
+/// interpreter is put under another version's name (the end-to-end tests in
+/// the `lockship` crate build archives from real interpreters, labelled
+/// with their true versions).
+fn placeholder(what: &str) -> Vec<u8> {
+    format!("placeholder {what}, never run\n").into_bytes()
 }
 
 /// The entries of a release archive for `version` (`3.12.7`) on `triple`.
@@ -51,12 +54,9 @@ pub fn standard_entries(version: &str, triple: &str) -> Vec<Entry> {
         "x86_64-linux-gnu"
     };
     let stdlib = format!("python/lib/python{minor}");
-    let interpreter = host_bytes("/usr/bin/python3.11", "\x7fELF standalone interpreter");
-    let libpython = host_bytes(
-        "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0",
-        "\x7fELF libpython",
-    );
-    let module = |name: &str| host_bytes(&format!("/usr/lib/python3.11/{name}"), "# module\n");
+    let interpreter = placeholder(&format!("python{minor}"));
+    let libpython = placeholder(&format!("libpython{minor}.so.1.0"));
+    let module = |name: &str| format!("# {name}\n").into_bytes();
     let mut e = vec![
         Entry::Dir("python/".into()),
         Entry::Dir("python/bin/".into()),

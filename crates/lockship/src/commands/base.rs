@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use lockship_runtime::{build_flavor, CaCert, Flavor, PythonRuntime};
 use serde_json::json;
 
-use super::output::{check_destinations, describe_written, human, write_all};
+use super::output::{describe_written, human, write_all, Destinations};
 use super::Tools;
 use crate::cli::BaseArgs;
 use crate::settings::{Environment, GlobalSettings, RuntimeSettings};
@@ -17,13 +17,9 @@ use crate::settings::{Environment, GlobalSettings, RuntimeSettings};
 pub fn run(args: BaseArgs, global: &GlobalSettings, env: &Environment) -> Result<ExitCode> {
     let started = Instant::now();
     let python = PythonRuntime::lookup(&args.python)?;
-    let outputs = check_destinations(&args.out)?;
-    let tag = args
-        .out
-        .tag
-        .clone()
-        .or_else(|| args.out.load.clone())
-        .unwrap_or_else(|| format!("lockship/python:{}", python.version));
+    let dest = Destinations::check(&args.out, env.repo.as_deref())?;
+    let default = format!("lockship/python:{}", python.version);
+    let tag = dest.names(&default).remove(0);
     let flavor: Flavor = args.flavor.parse().map_err(anyhow::Error::msg)?;
     if args.debug && flavor != Flavor::Distroless {
         bail!("`--debug` adds busybox to the distroless runtime; the {flavor} flavor already has a shell\nhint: drop `--debug`, or use `--flavor distroless`");
@@ -35,7 +31,13 @@ pub fn run(args: BaseArgs, global: &GlobalSettings, env: &Environment) -> Result
 
     let tools = Tools::open(global, global.quiet || global.json)?;
     let base = build_flavor(&tools.ctx(), &options, flavor)?;
-    let written = write_all(std::slice::from_ref(&base.image), &outputs, &args.out, &tag)?;
+    let delivered = write_all(
+        std::slice::from_ref(&base.image),
+        &dest,
+        &args.registry,
+        &default,
+    )?;
+    let written = delivered.written;
 
     let compressed: u64 = base.image.layers.iter().map(|l| l.size).sum();
     let uncompressed: u64 = base.image.layers.iter().map(|l| l.uncompressed_size).sum();
@@ -59,7 +61,9 @@ pub fn run(args: BaseArgs, global: &GlobalSettings, env: &Environment) -> Result
             "outputs": written,
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else if !global.quiet {
+    } else if global.quiet {
+        println!("{}", delivered.line);
+    } else {
         eprintln!(
             "Built {}Python {} ({}, {}): {} packages, {} compressed, {} uncompressed, in {:.1}s{}",
             match flavor.official_tag(&base.plan.python) {

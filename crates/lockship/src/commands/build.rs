@@ -4,45 +4,54 @@
 //! once per platform; the images go to every destination; the
 //! [`summary`](super::summary) is printed.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use lockship_build::base::{self as foreign, BaseImageSource, PulledBase};
-use lockship_build::{build_platforms, plan, BuildOptions, BuiltImage};
+use lockship_build::{build_platforms, plan, BuildOptions, BuiltImage, ImageMetadata};
 use lockship_oci::Platform;
 use lockship_runtime::Context;
 
-use super::output::{check_destinations, registry_client, write_all};
-use super::{summary, Tools};
-use crate::cli::{BuildArgs, OutputArgs};
+use super::output::{registry_client, write_all, Destinations};
+use super::{reuse, summary, Tools};
+use crate::cli::{BuildArgs, BuildCommandArgs, MetadataArgs, RegistryArgs};
 use crate::reporter::BarReporter;
 use crate::settings::{BuildSettings, Environment, GlobalSettings};
 
-pub fn run(
-    args: BuildArgs,
-    global: &GlobalSettings,
-    env: &Environment,
-    plan_only: bool,
-) -> Result<ExitCode> {
+/// `lockship build`: the image, to every destination.
+pub fn run(args: BuildCommandArgs, global: &GlobalSettings, env: &Environment) -> Result<ExitCode> {
     let started = Instant::now();
-    let outputs = if plan_only {
-        Vec::new()
-    } else {
-        check_destinations(&args.out)?
-    };
-    let settings = BuildSettings::resolve(&args, env)?;
-    let options = build_options(&settings)?;
-    let quiet = global.quiet || global.json || plan_only;
+    let inputs = &args.inputs;
+    let named = (args.out.load.is_some() || !args.out.push.is_empty())
+        .then(|| inputs.project.to_str())
+        .flatten()
+        .filter(|p| p.contains(':') && !inputs.project.exists());
+    if let Some(name) = named {
+        bail!("`{name}` is not a project directory: `--load` and `--push` take no value after a space\nhint: name the image with `-t {name} --load` (or `--push`), as with `docker buildx build`");
+    }
+    let settings = BuildSettings::resolve(inputs, env)?;
+    let mut dest = Destinations::check(&args.out, settings.repo.as_deref())?;
+    let mut options = build_options(&settings)?;
+    options.metadata = metadata(&args.metadata)?;
+    let quiet = global.quiet || global.json;
     let tools = Tools::open(global, quiet)?;
     let ctx = tools.ctx();
-    let base = BaseImage::new(&settings, &args.out, quiet)?;
-    if plan_only {
-        let mut options = options;
-        options.base_image = base.pull(&ctx, &options.base.platform)?;
-        let plan = plan(&ctx, &options)?;
-        println!("{}", serde_json::to_string_pretty(&plan)?);
-        return Ok(ExitCode::SUCCESS);
+    let base = BaseImage::new(&settings, &inputs.registry, &dest.push_registries(), quiet)?;
+    // No work when nothing changed: the last build of the same inputs.
+    let key = reuse::key(&settings, &options);
+    if let Some(hit) = reuse::lookup(&ctx, key.as_deref(), args.refresh) {
+        base.mount_from(&mut dest);
+        let default = &hit.extra.default_name;
+        let delivered = write_all(&hit.images, &dest, &inputs.registry, default)?;
+        let tag = dest.names(default).remove(0);
+        let seconds = started.elapsed().as_secs_f64();
+        let summary = reuse::summary(hit.extra, &tag, seconds, delivered.written);
+        if !quiet {
+            eprintln!("nothing changed since the last build of these inputs: reused it (`--refresh` builds again)");
+        }
+        return print_summary(global, &summary, &delivered.line);
     }
     // One image per platform: Debian packages and wheels chosen for each,
     // no emulation. The first is the one summarised.
@@ -50,15 +59,72 @@ pub fn run(
         base.pull(&ctx, platform)
     })?;
     let images: Vec<lockship_oci::Image> = all.iter().map(|b| b.image.clone()).collect();
-    let tag = image_tag(&args.out, &all[0]);
-    let written = write_all(&images, &outputs, &base.mount_from(&args.out), &tag)?;
-    let summary = summary::of(&all, &tag, started.elapsed().as_secs_f64(), written);
+    let default = default_name(&all[0]);
+    base.mount_from(&mut dest);
+    let delivered = write_all(&images, &dest, &inputs.registry, &default)?;
+    let tag = dest.names(&default).remove(0);
+    let summary = summary::of(
+        &all,
+        &tag,
+        started.elapsed().as_secs_f64(),
+        delivered.written,
+    );
+    reuse::record(&ctx, key.as_deref(), &images, &default, &summary, quiet);
+    print_summary(global, &summary, &delivered.line)
+}
+
+/// The summary as JSON, one line (`--quiet`), or lines for a person.
+fn print_summary(
+    global: &GlobalSettings,
+    summary: &lockship_bench::BuildSummary,
+    line: &str,
+) -> Result<ExitCode> {
     if global.json {
-        summary::print_json(&summary)?;
-    } else if !global.quiet {
-        summary::print_human(&summary);
+        summary::print_json(summary)?;
+    } else if global.quiet {
+        println!("{line}");
+    } else {
+        summary::print_human(summary);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lockship plan`: the ImagePlan as JSON, nothing downloaded but a base image's blobs.
+pub fn plan_only(args: BuildArgs, global: &GlobalSettings, env: &Environment) -> Result<ExitCode> {
+    let settings = BuildSettings::resolve(&args, env)?;
+    let mut options = build_options(&settings)?;
+    let tools = Tools::open(global, true)?;
+    let ctx = tools.ctx();
+    let base = BaseImage::new(&settings, &args.registry, &[], true)?;
+    options.base_image = base.pull(&ctx, &options.base.platform)?;
+    let plan = plan(&ctx, &options)?;
+    println!("{}", serde_json::to_string_pretty(&plan)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--label`, `--annotation`, `--source`, `--revision`.
+fn metadata(args: &MetadataArgs) -> Result<ImageMetadata> {
+    Ok(ImageMetadata {
+        source: args.source.clone(),
+        revision: args.revision.clone(),
+        labels: key_values("--label", &args.labels)?,
+        annotations: key_values("--annotation", &args.annotations)?,
+        ..ImageMetadata::default()
+    })
+}
+
+/// `KEY=VALUE` pairs (the value may be empty; the key may not).
+fn key_values(flag: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for pair in pairs {
+        match pair.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                out.insert(key.trim().to_string(), value.to_string());
+            }
+            _ => bail!("`{flag} {pair}` is not KEY=VALUE\nhint: write e.g. `{flag} org.opencontainers.image.vendor=Example`"),
+        }
+    }
+    Ok(out)
 }
 
 /// The pipeline's options, from the merged settings (the base image is
@@ -82,22 +148,13 @@ fn build_options(settings: &BuildSettings) -> Result<BuildOptions> {
     Ok(options)
 }
 
-/// `--tag`, else the `--load` name, else `PROJECT:VERSION` (`latest` without one).
-fn image_tag(out: &OutputArgs, built: &BuiltImage) -> String {
-    out.tag
-        .clone()
-        .or_else(|| out.load.clone())
-        .unwrap_or_else(|| {
-            format!(
-                "{}:{}",
-                built.plan.project,
-                built
-                    .plan
-                    .version
-                    .clone()
-                    .unwrap_or_else(|| "latest".into())
-            )
-        })
+/// The image's name when no tag names it: `PROJECT:VERSION` (`latest` without one).
+fn default_name(built: &BuiltImage) -> String {
+    format!(
+        "{}:{}",
+        built.plan.project,
+        built.plan.version.as_deref().unwrap_or("latest")
+    )
 }
 
 /// `--base-image`, and the registry client that pulls it from a registry.
@@ -107,11 +164,17 @@ struct BaseImage<'a> {
 }
 
 impl<'a> BaseImage<'a> {
-    fn new(settings: &'a BuildSettings, out: &OutputArgs, quiet: bool) -> Result<BaseImage<'a>> {
+    fn new(
+        settings: &'a BuildSettings,
+        registry: &RegistryArgs,
+        pushed: &[String],
+        quiet: bool,
+    ) -> Result<BaseImage<'a>> {
         let source = settings.base_image.as_ref();
         let registry = match source {
             Some(BaseImageSource::Registry(_)) => Some(
-                registry_client(out)?.with_reporter(std::sync::Arc::new(BarReporter::new(quiet))),
+                registry_client(registry, pushed)?
+                    .with_reporter(std::sync::Arc::new(BarReporter::new(quiet))),
             ),
             _ => None,
         };
@@ -131,19 +194,15 @@ impl<'a> BaseImage<'a> {
         }
     }
 
-    /// The output flags, with the base's repository to mount layers from.
-    /// Like ko and crane: layers of a base in the target registry are
-    /// mounted from the base's repository, never uploaded again.
-    fn mount_from(&self, out: &OutputArgs) -> OutputArgs {
-        let mut out = out.clone();
+    /// The base's repository to mount layers from. Like ko and crane: layers
+    /// of a base in the target registry are mounted from the base's
+    /// repository, never uploaded again.
+    fn mount_from(&self, dest: &mut Destinations) {
         if let Some(BaseImageSource::Registry(base)) = self.source {
-            let same_registry = out.push.iter().any(|p| {
-                lockship_registry::Reference::parse(p).is_ok_and(|r| r.registry == base.registry)
-            });
-            if same_registry && !out.mount_from.contains(&base.repository) {
-                out.mount_from.push(base.repository.clone());
+            let same_registry = dest.push_registries().contains(&base.registry);
+            if same_registry && !dest.mount_from.contains(&base.repository) {
+                dest.mount_from.push(base.repository.clone());
             }
         }
-        out
     }
 }

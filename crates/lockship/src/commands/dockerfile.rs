@@ -1,15 +1,15 @@
 //! `lockship dockerfile`: the same ImagePlan `lockship build` uses, rendered as a
-//! Dockerfile in one of the seeds' strategies.
+//! Dockerfile in one of the seeds' strategies. Nothing is built: the
+//! run-time packages come from `lockship_build::analyze`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
-use lockship_build::{build, BuildOptions, ImagePlan};
+use anyhow::{bail, Context as _, Result};
+use lockship_build::{analyze, Analysis, BuildOptions, ImagePlan};
 use lockship_dockerfile::{
     render, BaseImages, DockerInput, LockInput, LockKind, ProjectInstall, Strategy, ToolVersions,
 };
-use lockship_runtime::PythonRuntime;
 
 use super::Tools;
 use crate::cli::DockerfileArgs;
@@ -23,9 +23,15 @@ pub fn run(args: DockerfileArgs, global: &GlobalSettings, env: &Environment) -> 
         return Ok(ExitCode::SUCCESS);
     }
     let strategy: Strategy = args.strategy.parse()?;
+    // Refused before any work, so nothing is downloaded for a run that
+    // could not write.
+    let writes = written_files(&args);
+    if !args.force {
+        refuse_overwrite(&writes)?;
+    }
     let project = lockship_project::Project::load(&args.project)?;
     let request = settings::python_request(args.python.as_deref(), &project);
-    let python = PythonRuntime::lookup(request.as_deref().unwrap_or(settings::DEFAULT_PYTHON))?;
+    let python = settings::python_runtime(request.as_deref())?;
     let runtime = RuntimeSettings::resolve(&args.runtime, env)?;
     let mut options =
         BuildOptions::new(args.project.clone(), runtime.base_options(python.clone())?);
@@ -33,26 +39,39 @@ pub fn run(args: DockerfileArgs, global: &GlobalSettings, env: &Environment) -> 
     options.index_url = args.index_url.clone();
     options.build_packages = args.build_packages.clone();
     let tools = Tools::open(global, true)?;
-    // The whole pipeline runs (from the cache when warm), so the Dockerfile
-    // gets what libdeps found in the built venv, not a guess.
-    let built = build(&tools.ctx(), &options)?;
+    // The plan and what libdeps finds in the plan's wheels, unpacked into a
+    // scratch tree: no sdist is built, no venv installed, no layer written.
+    let analysis = analyze(&tools.ctx(), &options)?;
     // `python:X.Y-slim` for the X.Y the build chose from the project's declarations.
-    let (major, minor) = built.plan.python_version();
+    let (major, minor) = analysis.plan.python_version();
     let chosen = format!("{major}.{minor}");
-    let input = docker_input(&args, &project, &built.plan, &built.libdeps, &chosen)?;
+    let input = docker_input(&args, &project, &analysis, &chosen)?;
     let mut rendered = render(&input, strategy)?;
     if args.compose {
         rendered = rendered.with_compose(&input, strategy);
+    }
+    if !global.quiet {
+        for note in analysis.notes() {
+            eprintln!("note: {note}");
+        }
+    }
+    for w in analysis.warnings() {
+        eprintln!("warning: {w}");
     }
     for w in &rendered.warnings {
         eprintln!("warning: {w}");
     }
     if args.write || args.compose {
         let dir = &args.project;
-        write_file(&dir.join("Dockerfile"), &rendered.dockerfile)?;
-        write_file(&dir.join(".dockerignore"), &rendered.dockerignore)?;
-        if let Some(compose) = &rendered.compose {
-            write_file(&dir.join("compose.yaml"), compose)?;
+        let texts = [
+            Some(&rendered.dockerfile),
+            Some(&rendered.dockerignore),
+            rendered.compose.as_ref(),
+        ];
+        for (path, text) in writes.iter().zip(texts) {
+            if let Some(text) = text {
+                write_file(path, text)?;
+            }
         }
         if !global.quiet {
             eprintln!(
@@ -78,6 +97,39 @@ pub fn run(args: DockerfileArgs, global: &GlobalSettings, env: &Environment) -> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The files `--write` (and `--compose`) write: `Dockerfile`,
+/// `.dockerignore`, then `compose.yaml` with `--compose`.
+fn written_files(args: &DockerfileArgs) -> Vec<PathBuf> {
+    if !(args.write || args.compose) {
+        return Vec::new();
+    }
+    let mut names = vec!["Dockerfile", ".dockerignore"];
+    if args.compose {
+        names.push("compose.yaml");
+    }
+    names.iter().map(|n| args.project.join(n)).collect()
+}
+
+/// Fails, naming them and `--force`, when any of `paths` exists (a link
+/// too, even a dangling one): nothing is written then.
+fn refuse_overwrite(paths: &[PathBuf]) -> Result<()> {
+    let existing: Vec<String> = paths
+        .iter()
+        .filter(|p| p.symlink_metadata().is_ok())
+        .map(|p| format!("`{}`", p.display()))
+        .collect();
+    if existing.is_empty() {
+        return Ok(());
+    }
+    let one = existing.len() == 1;
+    bail!(
+        "{} already {}; nothing was written\nhint: pass `--force` to overwrite {}, or leave out `--write` and `--compose` to print the Dockerfile",
+        existing.join(", "),
+        if one { "exists" } else { "exist" },
+        if one { "it" } else { "them" },
+    )
+}
+
 /// Writes through a temporary file and a rename.
 fn write_file(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("lockship-tmp");
@@ -85,14 +137,15 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("Cannot write `{}`", path.display()))
 }
 
-/// What the Dockerfile renderer needs, from the plan and libdeps.
+/// What the Dockerfile renderer needs, from the plan and the run-time
+/// packages the analysis found.
 fn docker_input(
     args: &DockerfileArgs,
     project: &lockship_project::Project,
-    plan: &ImagePlan,
-    libdeps: &lockship_build::Libdeps,
+    analysis: &Analysis,
     python: &str,
 ) -> Result<DockerInput> {
+    let plan: &ImagePlan = &analysis.plan;
     let lock_file = plan
         .lockfile
         .strip_prefix(&plan.project_dir)
@@ -149,16 +202,11 @@ fn docker_input(
         .collect();
     input.ports = plan.config.ports.clone();
     input.labels = plan.config.labels.clone();
-    let mut runtime: Vec<String> = libdeps.packages.keys().cloned().collect();
-    runtime.extend(plan.system_packages.iter().cloned());
-    runtime.sort();
-    runtime.dedup();
-    input.runtime_packages = runtime;
-    let mut build_packages = plan.build_packages.clone();
-    build_packages.extend(args.build_packages.iter().cloned());
-    build_packages.sort();
-    build_packages.dedup();
-    input.build_packages = build_packages;
+    // libdeps' (ELF needs and run-time loads), those the build packages
+    // name for sdists not built, and `system-packages`: sorted, unique.
+    input.runtime_packages = analysis.package_names();
+    // The plan's and `--build-packages`, with those the sdists' builds use.
+    input.build_packages = analysis.build_packages.clone();
     input.build_env = plan.build_env.clone();
     input.needs_compiler = plan.wheels.iter().any(|w| w.from_sdist);
     input.git_ssh = plan.git.iter().filter_map(|g| ssh_host(&g.url())).collect();

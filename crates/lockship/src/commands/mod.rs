@@ -14,9 +14,12 @@ use crate::settings::{Environment, GlobalSettings};
 mod base;
 mod bench;
 mod build;
+mod cache;
+mod completions;
 mod dockerfile;
 mod libdeps;
 mod output;
+mod reuse;
 mod summary;
 mod validate;
 
@@ -26,12 +29,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let global = GlobalSettings::resolve(&cli.global, &env);
     match cli.command {
         Command::Base(args) => base::run(args, &global, &env),
-        Command::Build(args) => build::run(args, &global, &env, false),
-        Command::Plan(args) => build::run(args, &global, &env, true),
+        Command::Build(args) => build::run(*args, &global, &env),
+        Command::Plan(args) => build::plan_only(args, &global, &env),
         Command::Validate(args) => validate::run(args, &global),
         Command::Dockerfile(args) => dockerfile::run(args, &global, &env),
         Command::Libdeps(args) => libdeps::run(args, &global, &env),
         Command::Bench(args) => bench::run(args, &global),
+        Command::Completions(args) => completions::run(args),
+        Command::Cache(command) => cache::run(command, &global),
     }
 }
 

@@ -4,8 +4,9 @@
 
 use anyhow::Result;
 use lockship_bench::{
-    BaseImageSummary, BuildSummary, BuiltWheelSummary, CachedLayer, LayerSummary, LibdepsSummary,
-    MissingLibSummary, PlatformSummary, RuntimeNeedSummary, StrippedSummary, WheelSummary, Written,
+    AddedBuildPackage, BaseImageSummary, BuildSummary, BuiltWheelSummary, CachedLayer,
+    LayerSummary, LibdepsSummary, MissingLibSummary, PlatformSummary, RuntimeNeedSummary,
+    StrippedSummary, WheelSummary, Written,
 };
 use lockship_build::BuiltImage;
 
@@ -90,6 +91,19 @@ pub fn of(all: &[BuiltImage], tag: &str, seconds: f64, outputs: Vec<Written>) ->
                 sha256: b.sha256.clone(),
                 cached: b.cached,
                 build_packages: b.build_packages.clone(),
+                added_build_packages: b
+                    .added_packages
+                    .iter()
+                    .map(|a| AddedBuildPackage {
+                        package: a.package.clone(),
+                        by: serde_json::to_value(a.by)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                        wanted: a.wanted.clone(),
+                        line: a.line.clone(),
+                    })
+                    .collect(),
                 build_seconds: b.build_seconds,
             })
             .collect(),
@@ -197,6 +211,23 @@ pub fn print_human(s: &BuildSummary) {
             },
             &b.sha256[..16]
         );
+        for a in &b.added_build_packages {
+            eprintln!(
+                "    build package {} added for {} ({})",
+                a.package, a.wanted, a.line
+            );
+        }
+        if !b.added_build_packages.is_empty() {
+            let names: Vec<String> = b
+                .build_packages
+                .iter()
+                .map(|p| format!("\"{p}\""))
+                .collect();
+            eprintln!(
+                "    pin them: build-packages = [{}] under [tool.lockship]",
+                names.join(", ")
+            );
+        }
     }
     for (package, libs) in &s.libdeps.packages {
         let sonames: Vec<&str> = libs.iter().map(|l| l.soname.as_str()).collect();

@@ -296,3 +296,22 @@ pub fn pip_tool(program: &str, spec: &str) -> Option<PathBuf> {
 pub fn uv() -> Option<PathBuf> {
     pip_tool("uv", "uv")
 }
+
+/// The Debian mirror answers (skips, or fails under CI=true, when not).
+pub fn online() -> bool {
+    require("the Debian mirror", mirror_available())
+}
+
+/// `lockship build PROJECT --json --output oci:OUT EXTRA…`, parsed.
+pub fn build_json(project: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = run_ok(
+        lockship()
+            .arg("build")
+            .arg(project)
+            .arg("--json")
+            .arg("--output")
+            .arg(format!("oci:{}", out.display()))
+            .args(extra),
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
