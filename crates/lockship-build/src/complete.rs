@@ -356,6 +356,15 @@ pub(crate) fn check(inputs: &Inputs<'_>) -> Result<Option<String>, BuildError> {
         &known,
         &env,
     );
+    // pip-compile and `uv pip compile` leave pip's own tools out of a
+    // requirements file unless asked (`--allow-unsafe`): their absence is
+    // the lock's choice, said as a note, not a broken lock.
+    let (left_out, problems): (Vec<Unsatisfied>, Vec<Unsatisfied>) =
+        problems.into_iter().partition(|p| {
+            lock.1 == lockship_project::LockKind::Requirements
+                && p.found.is_none()
+                && LEFT_OUT_BY_COMPILERS.contains(&p.package.as_str())
+        });
     if !problems.is_empty() {
         return Err(BuildError::IncompleteLock {
             lockfile: lock.0.to_path_buf(),
@@ -363,14 +372,26 @@ pub(crate) fn check(inputs: &Inputs<'_>) -> Result<Option<String>, BuildError> {
             problems,
         });
     }
-    Ok((!unread.is_empty()).then(|| {
-        format!(
+    let mut notes = Vec::new();
+    if !left_out.is_empty() {
+        notes.push(format!(
+            "{}: left out of the requirements file, as pip-compile does without `--allow-unsafe`, so the image has none; pin it in the file if the code imports it at run time",
+            describe(&left_out)
+        ));
+    }
+    if !unread.is_empty() {
+        notes.push(format!(
             "the dependencies of {} were not checked against the lock: {} (no static metadata at hand: an sdist whose `Requires-Dist` is dynamic, or a git dependency not fetched yet)",
             if unread.len() == 1 { "one package".to_string() } else { format!("{} packages", unread.len()) },
             crate::reach::list(&unread)
-        )
-    }))
+        ));
+    }
+    Ok((!notes.is_empty()).then(|| notes.join("; ")))
 }
+
+/// The packages pip-compile (and `uv pip compile`) leave out of a
+/// requirements file unless `--allow-unsafe` is given.
+const LEFT_OUT_BY_COMPILERS: [&str; 4] = ["pip", "setuptools", "wheel", "distribute"];
 
 /// The names whose versions the project (or its uv workspace root)
 /// overrides: `[tool.uv] override-dependencies`, `[tool.pdm.resolution]

@@ -390,3 +390,39 @@ fn overridden_versions_count_by_name_only() {
     let (_d, plain) = project(&format!("{APP}dependencies = [\"flask\"]\n"));
     assert!(check_served(set(), &[], &plain, &[]).is_err());
 }
+
+/// pontoon's case: `pip-compile` (without `--allow-unsafe`) leaves
+/// setuptools out on purpose; that is a note naming it, not a broken lock,
+/// while any other missing package still is.
+#[test]
+fn setuptools_left_out_of_a_compiled_requirements_file_is_a_note() {
+    let (_d, app) = project(&format!("{APP}dependencies = [\"django-pipeline\"]\n"));
+    let note = check_served(
+        vec![wheel("django-pipeline", "4.0.0", &["setuptools"])],
+        &[],
+        &app,
+        &[],
+    )
+    .unwrap()
+    .unwrap();
+    assert!(
+        note.contains("`setuptools` is missing") && note.contains("--allow-unsafe"),
+        "{note}"
+    );
+    let err = check_served(
+        vec![wheel(
+            "django-pipeline",
+            "4.0.0",
+            &["setuptools", "css-html-js-minify"],
+        )],
+        &[],
+        &app,
+        &[],
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("css-html-js-minify") && !text.contains("setuptools"),
+        "{text}"
+    );
+}

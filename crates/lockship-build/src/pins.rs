@@ -90,7 +90,19 @@ pub(crate) fn pin_wheel(
     let files = if !with_urls.is_empty() {
         with_urls
     } else {
-        let mut files = client.files(&package.name).map_err(|e| match e {
+        // The index the lock records for this package (poetry's
+        // supplemental and explicit sources) is the only one asked for it.
+        let recorded = match &package.source {
+            PackageSource::Registry { index: Some(url) } => {
+                Some(lockship_wheel::IndexUrl::parse(url.as_str())?)
+            }
+            _ => None,
+        };
+        let listed = match &recorded {
+            Some(index) => client.files_at(index, &package.name),
+            None => client.files(&package.name),
+        };
+        let mut files = listed.map_err(|e| match e {
             // Name the package that needs the index, as `reach` does.
             lockship_wheel::WheelError::IndexUnreachable { url, source } => {
                 BuildError::SourceUnreachable {

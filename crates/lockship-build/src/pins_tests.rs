@@ -258,3 +258,50 @@ fn hostile_lock_file_url_outside_project_is_refused() {
     }
     assert_eq!(std::fs::read(canary.join(&wheel_name)).unwrap(), wheel);
 }
+
+/// chia's case: poetry records a supplemental source for one package; that
+/// package is listed from that index only, never from the default one
+/// (port 9 here, which answers nothing).
+#[test]
+fn a_package_from_a_supplemental_poetry_source_is_listed_there_only() {
+    let ((wheel_name, wheel_bytes, wheel_sha), _) = files();
+    let page = format!(
+        "<html><body><a href=\"/files/{wheel_name}#sha256={wheel_sha}\">{wheel_name}</a></body></html>"
+    );
+    let routes: HashMap<String, Route> = [
+        (
+            "/supplemental/foo/".to_string(),
+            Route {
+                html: Some(page.into_bytes()),
+                ..Route::default()
+            },
+        ),
+        (
+            format!("/files/{wheel_name}"),
+            Route {
+                bytes: Some(wheel_bytes),
+                ..Route::default()
+            },
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let server = Server::start(routes, None);
+    let package = LockedPackage {
+        name: "foo".into(),
+        version: Some("1.0".into()),
+        source: lockship_project::PackageSource::Registry {
+            index: Some(url::Url::parse(&format!("{}/supplemental/", server.base)).unwrap()),
+        },
+        wheels: Vec::new(),
+        sdist: None,
+        hashes: vec![wheel_sha.clone()],
+        dependencies: Vec::new(),
+        optional_dependencies: Default::default(),
+        marker: None,
+        groups: Default::default(),
+    };
+    let pin = pin_wheel(&package, &target(), &no_index()).unwrap();
+    assert_eq!(pin.filename, wheel_name);
+    assert_eq!(pin.sha256, wheel_sha);
+}

@@ -198,7 +198,7 @@ pub(crate) fn make_plan(
     for package in selected {
         match git::pin(package, lock_dir, &options.allowed_file_roots)? {
             Some(pin) => git.push(pin),
-            None => wheels.push(pin_wheel(package, &target, &client)?),
+            None => wheels.push(pin_wheel(&own_index(package, lock), &target, &client)?),
         }
     }
     wheels.sort_by(|a, b| a.name.cmp(&b.name));
@@ -394,6 +394,25 @@ fn run_config(
 
 /// The indexes a project uses: `[tool.lockship]`, then `[tool.uv]`, then poetry
 /// sources, then the lock's own; the first is the one discovery may override.
+/// The package as pinning sees it: poetry records an index only for a
+/// package from a non-default source (supplemental, explicit), which no
+/// other index may stand in for; the other formats record the default index,
+/// which the user's index settings (a mirror) replace.
+fn own_index<'p>(
+    package: &'p lockship_project::LockedPackage,
+    lock: &Lock,
+) -> std::borrow::Cow<'p, lockship_project::LockedPackage> {
+    use lockship_project::PackageSource;
+    match &package.source {
+        PackageSource::Registry { index: Some(_) } if lock.kind != LockKind::Poetry => {
+            let mut own = package.clone();
+            own.source = PackageSource::Registry { index: None };
+            std::borrow::Cow::Owned(own)
+        }
+        _ => std::borrow::Cow::Borrowed(package),
+    }
+}
+
 pub(crate) fn project_indexes(project: &Project, lock_indexes: &[Url]) -> Vec<Url> {
     let mut out: Vec<Url> = Vec::new();
     out.extend(project.lockship.index_url.iter().cloned());

@@ -175,10 +175,15 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Lock, ProjectError> {
                     .iter()
                     .flat_map(|r| {
                         let n = normalize_name(extra_requirement_name(r));
-                        optional
-                            .get(&n)
-                            .cloned()
-                            .unwrap_or_else(|| vec![Dep::new(&n)])
+                        optional.get(&n).cloned().unwrap_or_else(|| {
+                            // Poetry leaves out of `[package.dependencies]`
+                            // what no supported Python needs; the entry's own
+                            // marker (`tomli ; python_full_version <= "3.11.0a6"`)
+                            // still says when it applies.
+                            let mut dep = Dep::new(&n);
+                            dep.marker = extra_requirement_marker(r);
+                            vec![dep]
+                        })
                     })
                     .collect();
                 (normalize_name(extra), deps)
@@ -273,9 +278,25 @@ fn extra_requirement_name(req: &str) -> &str {
     &req[..end]
 }
 
+/// The marker of an extras entry, after its `;`, when it has one.
+fn extra_requirement_marker(req: &str) -> Option<String> {
+    let (_, marker) = req.split_once(';')?;
+    let marker = marker.trim();
+    (!marker.is_empty()).then(|| marker.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_extras_entry_keeps_its_marker() {
+        assert_eq!(
+            extra_requirement_marker("tomli ; python_full_version <= \"3.11.0a6\"").as_deref(),
+            Some("python_full_version <= \"3.11.0a6\"")
+        );
+        assert_eq!(extra_requirement_marker("idna"), None);
+    }
 
     #[test]
     fn extras_entries_name_their_package() {

@@ -561,20 +561,7 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
     );
     Image {
         platform: options.platform.clone(),
-        config: ImageConfig {
-            user: Some(fsbase::NONROOT_UID.to_string()),
-            env: vec![
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-                "LANG=C.UTF-8".into(),
-                format!("SSL_CERT_FILE={}", fsbase::CA_BUNDLE),
-            ],
-            entrypoint: Some(vec!["python3".into()]),
-            cmd: None,
-            working_dir: Some("/".into()),
-            labels,
-            exposed_ports: BTreeSet::new(),
-            stop_signal: None,
-        },
+        config: crate::runtime_config(labels),
         layers: vec![layer],
         history: vec![History {
             created_by: format!(
@@ -593,6 +580,25 @@ fn describe(plan: &BasePlan, options: &BaseOptions, layer: Layer) -> Image {
         }],
         created: options.epoch,
         annotations,
+    }
+}
+
+/// The run config of a lockship Python base (Debian's or a standalone
+/// CPython): non-root, `python3`, the CA bundle, `/` as working directory.
+pub(crate) fn runtime_config(labels: BTreeMap<String, String>) -> ImageConfig {
+    ImageConfig {
+        user: Some(fsbase::NONROOT_UID.to_string()),
+        env: vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            "LANG=C.UTF-8".into(),
+            format!("SSL_CERT_FILE={}", fsbase::CA_BUNDLE),
+        ],
+        entrypoint: Some(vec!["python3".into()]),
+        cmd: None,
+        working_dir: Some("/".into()),
+        labels,
+        exposed_ports: BTreeSet::new(),
+        stop_signal: None,
     }
 }
 

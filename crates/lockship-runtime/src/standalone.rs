@@ -11,11 +11,11 @@
 //! CPython tree comes checked and pruned from
 //! [`lockship_python::install_standalone`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use lockship_layer::{Layer, LayerCache, LayerOptions};
-use lockship_oci::{History, Image, ImageConfig};
+use lockship_oci::{History, Image};
 use lockship_python::{Catalogue, InstallOptions, StandaloneBuild, StandaloneRuntime};
 use sha2::{Digest, Sha256};
 
@@ -446,20 +446,7 @@ fn describe(
     );
     Image {
         platform: options.platform.clone(),
-        config: ImageConfig {
-            user: Some(fsbase::NONROOT_UID.to_string()),
-            env: vec![
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-                "LANG=C.UTF-8".into(),
-                format!("SSL_CERT_FILE={}", fsbase::CA_BUNDLE),
-            ],
-            entrypoint: Some(vec!["python3".into()]),
-            cmd: None,
-            working_dir: Some("/".into()),
-            labels,
-            exposed_ports: BTreeSet::new(),
-            stop_signal: None,
-        },
+        config: crate::runtime_config(labels),
         layers,
         history: vec![
             History {

@@ -185,7 +185,18 @@ impl IndexClient {
 
     /// Lists the files of `package` on the first index that knows it.
     pub fn files(&self, package: &str) -> Result<Vec<IndexFile>, WheelError> {
-        for index in &self.indexes {
+        self.files_on(&self.indexes, package)
+    }
+
+    /// Lists the files of `package` on `index` alone: a lock that records
+    /// where a package came from (poetry's supplemental and explicit
+    /// sources) is asked there, and no other index can stand in for it.
+    pub fn files_at(&self, index: &IndexUrl, package: &str) -> Result<Vec<IndexFile>, WheelError> {
+        self.files_on(std::slice::from_ref(index), package)
+    }
+
+    fn files_on(&self, indexes: &[IndexUrl], package: &str) -> Result<Vec<IndexFile>, WheelError> {
+        for index in indexes {
             let page = index.project_url(package);
             let accept =
                 format!("{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01");
@@ -201,8 +212,7 @@ impl IndexClient {
         }
         Err(WheelError::PackageNotFound {
             package: package.to_string(),
-            indexes: self
-                .indexes
+            indexes: indexes
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
