@@ -137,7 +137,7 @@ fn check_served(
 
 const APP: &str = "[project]\nname = \"app\"\nversion = \"1.0\"\n";
 
-/// searxng's case: a hand-written requirements file pins flask but not
+/// A hand-written requirements file pins flask but not
 /// werkzeug, and the image failed at run time.
 #[test]
 fn a_missing_dependency_names_package_dependent_and_requirement() {
@@ -391,7 +391,7 @@ fn overridden_versions_count_by_name_only() {
     assert!(check_served(set(), &[], &plain, &[]).is_err());
 }
 
-/// pontoon's case: `pip-compile` (without `--allow-unsafe`) leaves
+/// `pip-compile` (without `--allow-unsafe`) leaves
 /// setuptools out on purpose; that is a note naming it, not a broken lock,
 /// while any other missing package still is.
 #[test]

@@ -259,7 +259,7 @@ fn hostile_lock_file_url_outside_project_is_refused() {
     assert_eq!(std::fs::read(canary.join(&wheel_name)).unwrap(), wheel);
 }
 
-/// chia's case: poetry records a supplemental source for one package; that
+/// Poetry records a supplemental source for one package; that
 /// package is listed from that index only, never from the default one
 /// (port 9 here, which answers nothing).
 #[test]

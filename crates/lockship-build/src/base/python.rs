@@ -97,7 +97,12 @@ pub fn implied_constraints(
     lock: &Lock,
 ) -> Result<Vec<PythonConstraint>, BuildError> {
     let markers = MarkerEnv::linux(DEFAULT_PYTHON, "x86_64");
-    let selected = lockship_project::select(lock, project, &options.selection, &markers)?;
+    // A lock that cannot be walked at the default version (a poetry lock
+    // made for newer Pythons leaves out what only older ones need) implies
+    // nothing here; the walk at the chosen version reports real problems.
+    let Ok(selected) = lockship_project::select(lock, project, &options.selection, &markers) else {
+        return Ok(Vec::new());
+    };
     let pins: Vec<(&str, &str)> = selected
         .iter()
         .filter(|p| matches!(p.source, PackageSource::Registry { .. }))
